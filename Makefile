@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/libmbus
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := socat mosquitto mosquitto-clients
 
-.PHONY: all test demo bench venv debian-deps mpy clean
+.PHONY: all test demo bench venv debian-deps mpy clean fuzz
 
 all: test
 
@@ -46,6 +46,10 @@ demo: venv
 
 bench: venv
 	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
+
+# Long property-test campaign against the decoder (minutes; not in make test).
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest host_tests/test_properties.py -q
 
 # .mpy files for a board, in build/<arch>/ (used by deploy).
 mpy: venv
