@@ -89,9 +89,10 @@ def test_nan_real_is_invalid():
 
 
 def test_no_data_and_selection_for_readout():
-    recs = decode("00 13 08 93 1E")["records"]
-    assert [r["value"] for r in recs] == [None, None]
-    assert recs[0]["quantity"] == recs[1]["quantity"] == "volume"
+    recs = decode("00 13 08 93 1E 00 6D")["records"]
+    assert [r["value"] for r in recs] == [None, None, None]
+    assert [r["quantity"] for r in recs] == ["volume", "volume", "datetime"]
+    assert not any("invalid" in r for r in recs)
 
 
 @pytest.mark.parametrize("records, quantity, unit, value", [

@@ -405,7 +405,8 @@ def value(mv, i, size, coding, big, vi, x):
         kind = x.get("kind", kind)
         scale = x.get("scale", 0)
     if kind == T.TIMEPOINT and coding < 8 and coding != 5:
-        v, why = V.timepoint(mv, i, size, big) if size else (None, "no date/time in the record")
+        if size:
+            v, why = V.timepoint(mv, i, size, big)
         unit = ""
     elif v is None or isinstance(v, str):
         pass
