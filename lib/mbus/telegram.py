@@ -345,8 +345,9 @@ def orthogonal(mv, j, count, x):
                 name = "pulse"
             x["unit"] = x.get("unit", "") + ("*" if kind == T.TIMES else "/") + name
         elif kind == T.ERROR:
-            errors = T.RECORD_ERRORS
-            x["record_error"] = T.name(errors[code]) if code < len(errors) else "reserved"
+            if code:  # code 0 says "no error"
+                errors = T.RECORD_ERRORS
+                x["record_error"] = T.name(errors[code]) if code < len(errors) else "reserved"
         elif kind == T.DATE_OF or kind == T.DURATION_OF:
             # Spelled out from the code's bits: 0 end/begin, 2 last/first, 3 upper/lower.
             if name == "start":
