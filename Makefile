@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/libmbus
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := socat mosquitto mosquitto-clients
 
-.PHONY: all test demo bench venv debian-deps mpy clean fuzz
+.PHONY: all test demo bench venv debian-deps mpy clean
 
 all: test
 
@@ -48,6 +48,7 @@ bench: venv
 	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
 
 # Long property-test campaign against the decoder (minutes; not in make test).
+.PHONY: fuzz
 fuzz: venv
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest host_tests/test_properties.py -q
 
