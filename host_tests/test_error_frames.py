@@ -58,16 +58,6 @@ def test_every_malformed_error_frame_is_listed():
     assert hexes - set(APPLICATION_ERROR_FRAMES) == set(MALFORMED)
 
 
-@pytest.mark.parametrize("name", sorted(MALFORMED))
-def test_malformed_frame_raises_clear_error(name):
-    cls, words, offset = MALFORMED[name]
-    with pytest.raises(cls) as e:
-        mbus.decode(load("error-frames", name))
-    assert words in str(e.value)
-    assert e.value.offset == offset
-    assert str(e.value).endswith("(at byte %d)" % offset)
-
-
 UNSUPPORTED = {
     "invalid_length": (FrameError, "length field 0 is below the minimum of 3", 1),
     "invalid_length2": (DecodeError, "fixed data structure is 16 bytes, got 15", 22),
@@ -81,13 +71,17 @@ def test_every_unsupported_frame_is_covered():
     assert set(names("unsupported-frames", ".hex")) == set(UNSUPPORTED) | {"manual_frame1", "svm_f22_telegram2"}
 
 
-@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
-def test_unsupported_frame_raises_clear_error(name):
-    cls, words, offset = UNSUPPORTED[name]
+REJECTED = [("error-frames", n) for n in sorted(MALFORMED)] + [("unsupported-frames", n) for n in sorted(UNSUPPORTED)]
+
+
+@pytest.mark.parametrize("folder, name", REJECTED)
+def test_rejected_frame_raises_clear_error(folder, name):
+    cls, words, offset = (MALFORMED if folder == "error-frames" else UNSUPPORTED)[name]
     with pytest.raises(cls) as e:
-        mbus.decode(load("unsupported-frames", name))
+        mbus.decode(load(folder, name))
     assert words in str(e.value)
     assert e.value.offset == offset
+    assert str(e.value).endswith("(at byte %d)" % offset)
 
 
 def test_lone_nibble_is_a_frame_error():

@@ -95,7 +95,7 @@ def test_no_data_and_selection_for_readout():
     assert not any("invalid" in r for r in recs)
 
 
-@pytest.mark.parametrize("records, quantity, unit, value", [
+PRIMARY = [
     ("01 00 05", "energy", "Wh", 0.005),
     ("01 0F 05", "energy", "J", 50000000),
     ("01 16 05", "volume", "m^3", 5),
@@ -120,14 +120,8 @@ def test_no_data_and_selection_for_readout():
     ("01 79 05", "enhanced_identification", "", 5),
     ("01 7A 05", "bus_address", "", 5),
     ("01 7E 05", "any", "", 5),
-])
-def test_primary_vif_table(records, quantity, unit, value):
-    rec = one(records)
-    assert (rec["quantity"], rec["unit"]) == (quantity, unit)
-    assert math.isclose(rec["value"], value)
-
-
-@pytest.mark.parametrize("records, quantity, unit, value", [
+]
+EXTENSIONS = [
     ("02 FD 48 E608", "voltage", "V", 227.8),
     ("02 FD 59 2C01", "current", "A", 0.3),
     ("01 FD 02 05", "credit", "currency", 0.5),
@@ -150,8 +144,11 @@ def test_primary_vif_table(records, quantity, unit, value):
     ("01 FB 5B 05", "flow_temperature", "°F", 5),
     ("01 FB 76 05", "temperature_limit", "°C", 0.5),
     ("01 FB 7F 05", "cumulative_max_power", "W", 50000),
-])
-def test_extension_tables(records, quantity, unit, value):
+]
+
+
+@pytest.mark.parametrize("records, quantity, unit, value", PRIMARY + EXTENSIONS)
+def test_vif_tables(records, quantity, unit, value):
     rec = one(records)
     assert (rec["quantity"], rec["unit"]) == (quantity, unit)
     assert math.isclose(rec["value"], value)
