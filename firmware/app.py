@@ -79,9 +79,13 @@ class Gateway:
     async def _serve_api(self):
         import api
         a = self.cfg["api"]
-        self.server = api.create(self)
-        log.info("api: listening on http://%s:%d/", a["host"], a["port"])
-        await self.server.start_server(host=a["host"], port=a["port"])
+        app = self.server = api.create(self)
+        serving = asyncio.create_task(app.start_server(host=a["host"], port=a["port"]))
+        while getattr(app, "server", None) is None and not serving.done():
+            await asyncio.sleep_ms(20)  # microdot sets app.server once the socket listens
+        if getattr(app, "server", None) is not None:
+            log.info("api: listening on http://%s:%d/", a["host"], a["port"])
+        await serving
 
     async def run(self):
         """Run until stop() (used by tests); on a board, for ever."""

@@ -7,7 +7,7 @@ import time
 try:
     from micropython import const
 except ImportError:
-    def const(x):  # type: ignore[no-redef]
+    def const(x):  # type: ignore[no-redef,misc]
         return x
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -34,7 +34,7 @@ if hasattr(sys, "print_exception"):
     print_exception = sys.print_exception  # type: ignore[attr-defined]
 else:
     def print_exception(exc, file=sys.stdout):  # type: ignore[misc]
-        import traceback
+        import traceback  # type: ignore[import-not-found]
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)  # type: ignore[attr-defined]
 
 

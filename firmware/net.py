@@ -35,12 +35,12 @@ class _Link:
     """What Wi-Fi and Ethernet share: the reconnect loop and NTP."""
     kind = ""
 
-    def __init__(self, cfg, time_cfg):
+    def __init__(self, cfg, time_cfg, nic):
         self.cfg = cfg
+        self.nic = nic
         self.ntp_server = time_cfg["ntp_server"]
         self.resync_ms = time_cfg["resync_h"] * 3600000
         self.time_synced = False
-        self.synced_at = 0
         self.connects = 0
         self.last_error = None
 
@@ -76,7 +76,6 @@ class _Link:
             log.warning("ntp: no time from %s: %s", self.ntp_server, e)
             return False
         self.time_synced = True
-        self.synced_at = ticks_ms()
         log.info("ntp: clock set from %s", self.ntp_server)
         return True
 
@@ -108,10 +107,9 @@ class WifiNet(_Link):
     kind = "wifi"
 
     def __init__(self, cfg, time_cfg, board):
-        super().__init__(cfg, time_cfg)
         import network
         network.hostname(cfg["hostname"])
-        self.nic = network.WLAN(network.STA_IF)
+        super().__init__(cfg, time_cfg, network.WLAN(network.STA_IF))
         self.nic.active(True)
 
     def _begin(self):
@@ -129,18 +127,17 @@ class EthNet(_Link):
     kind = "ethernet"
 
     def __init__(self, cfg, time_cfg, board):
-        super().__init__(cfg, time_cfg)
         import network
         from machine import Pin
         eth = board["ethernet"]
         network.hostname(cfg["hostname"])
         # the PHY wiring comes from the board file
-        self.nic = network.LAN(0, **{
+        super().__init__(cfg, time_cfg, network.LAN(0, **{
             "mdc": Pin(eth["mdc"]), "mdio": Pin(eth["mdio"]),
             "power": Pin(eth["power"]) if eth.get("power") is not None else None,
             "phy_type": getattr(network, "PHY_" + eth["phy_type"]), "phy_addr": eth["phy_addr"],
             "ref_clk": Pin(eth["ref_clk"]), "ref_clk_mode": Pin.OUT if eth["ref_clk_mode"] == "out" else Pin.IN,
-        })
+        }))
         self.nic.active(True)
 
 

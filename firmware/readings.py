@@ -13,10 +13,8 @@ def make(name, address, result, time_synced):
     """The reading for a master.read() result of the meter called name."""
     telegram = result["telegram"]
     a = telegram.get("frame", {}).get("a")
-    if isinstance(address, int):
-        primary = address
-    else:
-        primary = a if isinstance(a, int) and a <= 250 else None
+    # configured by secondary address: the primary one its reply carries
+    primary = address if isinstance(address, int) else (a if isinstance(a, int) and a <= 250 else None)
     return {
         "meter": name,
         "primary_address": primary,
