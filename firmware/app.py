@@ -35,6 +35,7 @@ class Gateway:
         self.extensions = []
         self.dispatch = readings.Dispatch()
         self.scheduler = None
+        self.bus = None
         self.net = None
         self.health = None
         self.server = None
@@ -67,7 +68,8 @@ class Gateway:
         }
         sch = self.scheduler
         if sch is not None:
-            s["bus"] = {"kind": self.cfg["bus"]["kind"], "polls": sch.polls, "errors": sch.errors, "busy": sch.busy}
+            s["bus"] = self.bus.info()
+            s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy})
             s["meters"] = sch.status()
         for name, fn in self.status_parts.items():
             s[name] = fn()
@@ -93,9 +95,10 @@ class Gateway:
         self.net = net.open_net(self.cfg["network"], self.cfg["time"], self.board)
         self._spawn("network", self.net.run)
         if self.safe_reason is None:
+            import bus
             import scheduler
-            master = hw.open_master(self.board, self.cfg["bus"])
-            self.scheduler = scheduler.Scheduler(master, self.cfg["meters"], self.dispatch, self.net)
+            self.bus = bus.Bus(self.cfg["bus"])
+            self.scheduler = scheduler.Scheduler(self.bus, self.cfg["meters"], self.dispatch, self.net)
             for mod in self.extensions:
                 if hasattr(mod, "start"):
                     for name, factory in (mod.start(self) or {}).items():

@@ -50,7 +50,6 @@ BUS = (
     ("baudrate", CHOICE, 2400, (300, 600, 1200, 2400, 4800, 9600, 19200, 38400)),
     ("timeout_ms", INT, None, (50, 10000)),
     ("retries", INT, 2, (0, 5)),
-    ("echo", BOOL, False, None),
     ("host", STR, "127.0.0.1", (1, 64)),
     ("port", INT, None, (1, 65535)),
 )

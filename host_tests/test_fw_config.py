@@ -34,7 +34,7 @@ def test_minimal_config_takes_board_defaults():
     cfg, errors = config.validate(dict(WIFI, meters=[{"name": "heat", "address": 5}]), ESP)
     assert errors == []
     assert cfg["bus"] == {"kind": "uart", "uart": 2, "tx": 17, "rx": 16, "baudrate": 2400, "timeout_ms": None,
-                          "retries": 2, "echo": False, "host": "127.0.0.1", "port": None}
+                          "retries": 2, "host": "127.0.0.1", "port": None}
     assert cfg["meters"] == [{"name": "heat", "address": 5, "interval_s": 60, "multi": True, "max_frames": 16,
                               "enabled": True}]
     assert cfg["network"]["kind"] == "wifi" and cfg["api"]["port"] == 80 and cfg["power"]["mode"] == "mains"
