@@ -6,8 +6,8 @@
 import asyncio
 import json
 
-import config
 import log
+from compat import unload
 from microdot import Microdot, Request, Response
 
 MAX_BODY = 8192
@@ -60,16 +60,19 @@ def _json_body(req, keys=None):
     return body, None
 
 
-def _readings_body(latest, only=None):
-    # streamed one meter at a time: the whole set never sits on the heap as text
+def _readings_body(latest):
+    # streamed one stored JSON text at a time: no copy of the whole set
     yield "{"
     first = True
     for name in latest:
-        if only is None or name == only:
-            yield ('' if first else ', ') + json.dumps(name) + ": "
-            yield json.dumps(latest[name])
-            first = False
+        yield ('' if first else ', ') + json.dumps(name) + ": "
+        yield latest[name]
+        first = False
     yield "}"
+
+
+def _json_text(text, status=200):
+    return Response(text, status, {"Content-Type": "application/json"})
 
 
 def create(gw):
@@ -99,7 +102,9 @@ def create(gw):
     @app.get("/")
     def index(req):
         import page
-        return page.HTML, 200, {"Content-Type": "text/html; charset=UTF-8"}
+        html = page.HTML
+        unload("page")
+        return html, 200, {"Content-Type": "text/html; charset=UTF-8"}
 
     @app.get("/api/status")
     def status(req):
@@ -112,9 +117,11 @@ def create(gw):
     @app.get("/api/readings")
     def get_readings(req):
         only = req.args.get("meter")
-        if only is not None and only not in gw.dispatch.latest:
+        if only is None:
+            return Response(_readings_body(gw.dispatch.latest), headers={"Content-Type": "application/json"})
+        if only not in gw.dispatch.latest:
             return _error(404, "no reading of meter %s yet" % json.dumps(only))
-        return Response(_readings_body(gw.dispatch.latest, only), headers={"Content-Type": "application/json"})
+        return _json_text(gw.dispatch.latest[only])
 
     @app.post("/api/poll")
     async def poll(req):
@@ -131,7 +138,8 @@ def create(gw):
         if m is None:
             return _error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
         try:
-            return await gw.scheduler.poll(m)
+            await gw.scheduler.poll(m)
+            return _json_text(gw.dispatch.latest[m.name])
         except Exception as e:
             return _error(504 if type(e).__name__ == "NoReplyError" else 502,
                           "%s: %s" % (type(e).__name__, e), meter=name)
@@ -140,7 +148,9 @@ def create(gw):
     def get_config(req):
         if gw.raw_config is None:
             return _error(409, "the stored config is not usable", errors=gw.config_errors)
-        return config.redact(gw.raw_config)
+        shown = gw.config_module().redact(gw.raw_config)
+        unload("config")
+        return shown
 
     @app.put("/api/config")
     def put_config(req):
@@ -150,11 +160,15 @@ def create(gw):
         new, err = _json_body(req)
         if err:
             return err
+        config = gw.config_module()
         config.keep_secrets(new, gw.raw_config)
         _cfg, errors = config.validate(new, gw.board)
+        if not errors:
+            config.save(new)
+        unload("config")
         if errors:
             return _error(422, "config rejected: %d problem(s)" % len(errors), errors=errors)
-        config.save(new)
+        gw.raw_config = new
         log.info("api: new config saved; it applies after a restart")
         return {"saved": True, "restart_required": True}
 

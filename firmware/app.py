@@ -7,7 +7,6 @@ import asyncio
 import gc
 
 import compat
-import config
 import health
 import hw
 import log
@@ -17,6 +16,7 @@ VERSION = "0.1.0"
 
 # Modules that plug into the gateway (the forwarding modules). Each may define
 #   register(config)   before the config is validated: sink types, power modes
+#                      (called again whenever the config module is reloaded)
 #   start(gw)          when the gateway runs: may add reading stages with
 #                      gw.dispatch.add_stage(fn) and status parts with
 #                      gw.status_parts[name] = fn; returns {task name: coroutine
@@ -43,6 +43,15 @@ class Gateway:
         self.status_parts = {}
         self.stopping = asyncio.Event()
 
+    def config_module(self):
+        """The config module, loaded again for a config request, with the
+        extensions' hooks registered (the caller unloads it when done)."""
+        import config
+        for mod in self.extensions:
+            if hasattr(mod, "register"):
+                mod.register(config)
+        return config
+
     def api_token(self):
         return self.cfg["api"]["token"]
 
@@ -52,6 +61,7 @@ class Gateway:
         hw.reset(self.board)
 
     def status(self):
+        gc.collect()
         free, alloc = compat.heap()
         s = {
             "name": self.cfg["name"], "version": VERSION, "board": self.board["board"],
@@ -59,7 +69,8 @@ class Gateway:
             "time": compat.iso_utc() if compat.clock_is_set() else None,
             "time_synced": bool(self.net and self.net.time_synced),
             "safe_mode": None if self.safe_reason is None else {"reason": self.safe_reason, "errors": self.config_errors},
-            "heap_free": free, "heap_alloc": alloc, "flash_free": hw.flash_free(),
+            "heap_free": free, "heap_alloc": alloc, "heap_free_low": self.health.heap_low if self.health else None,
+            "flash_free": hw.flash_free(),
             "network": self.net.info() if self.net else {"kind": self.cfg["network"]["kind"], "up": False},
             "bus": None, "meters": {}, "readings": self.dispatch.count,
             "task_restarts": self.restarts,
@@ -67,13 +78,13 @@ class Gateway:
             "boot": {"unstable_boots": self.boot.unstable, "last_crash": self.boot.last_crash},
         }
         sch = self.scheduler
-        if sch is not None:
+        if sch is not None and self.bus is not None:
             s["bus"] = self.bus.info()
             s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy})
             s["meters"] = sch.status()
         for name, fn in self.status_parts.items():
-            s[name] = fn()
-        return config.redact(s)
+            s[name] = fn()  # parts carry no secrets (the log masks them too)
+        return s
 
     def _spawn(self, name, factory):
         asyncio.create_task(health.supervise(name, factory, self.restarts))
@@ -119,7 +130,7 @@ class Gateway:
         self.stopping.set()
 
 
-def _salvage(cfg, errors, board):
+def _salvage(config, cfg, errors, board):
     """The sections safe mode can still use: valid ones, else the defaults."""
     fallback, _ = config.validate({}, board)
     out = {}
@@ -129,7 +140,7 @@ def _salvage(cfg, errors, board):
     return out
 
 
-def _load_extensions():
+def _load_extensions(config):
     mods = []
     for name in EXTENSIONS:
         mod = __import__(name)
@@ -144,7 +155,8 @@ def prepare():
     boot = health.BootState()
     boot.begin()
     board = hw.load_board()  # no board file: nothing to run, the REPL is all there is
-    extensions = _load_extensions()
+    import config
+    extensions = _load_extensions(config)
     cfg, raw, errors = config.load(board)
     reason = None
     if errors:
@@ -154,11 +166,13 @@ def prepare():
     elif boot.unstable - 1 >= cfg["health"]["max_boot_crashes"]:
         reason = "%d boots in a row crashed (last: %s)" % (boot.unstable - 1, boot.last_crash)
     if reason is not None:
-        cfg = _salvage(cfg, errors, board)
+        cfg = _salvage(config, cfg, errors, board)
         boot.stable()  # a person takes over from here: the next restart runs normally
     log.setup(cfg["log"]["level"], cfg["log"]["lines"])
     for s in config.secrets(raw):
         log.add_secret(s)
+    del config
+    compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
     gw = Gateway(board, cfg, raw, errors, boot, reason)
     gw.extensions = extensions
     if reason is not None:

@@ -32,29 +32,31 @@ class Bus:
         options = {"retries": c["retries"]}
         if c["timeout_ms"] is not None:
             options["reply_timeout_ms"] = c["timeout_ms"]
-        self.master = AsyncMaster(transport, **options)
         self.opens += 1
         log.info("bus: %s open at %d baud", self.where(), c["baudrate"])
+        return AsyncMaster(transport, **options)
 
     async def _drop(self, e):
         self.last_error = str(e)
         log.warning("bus: %s failed: %s; reopening on the next read", self.where(), e)
         master, self.master = self.master, None
         try:
-            await master.close()
+            if master is not None:
+                await master.close()
         except Exception:
             pass  # already broken; the next read opens a fresh transport
 
     async def read(self, address, multi=True, max_frames=16):
         """master.read() through a transport that is (re)opened as needed."""
-        if self.master is None:
+        master = self.master
+        if master is None:
             try:
-                self._open()
+                master = self.master = self._open()
             except (OSError, TransportError) as e:
                 self.last_error = str(e)
                 raise TransportError("bus %s not reachable: %s" % (self.where(), e))
         try:
-            return await self.master.read(address, multi=multi, max_frames=max_frames)
+            return await master.read(address, multi=multi, max_frames=max_frames)
         except TransportError as e:
             await self._drop(e)
             raise

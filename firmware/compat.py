@@ -38,6 +38,13 @@ else:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)  # type: ignore[attr-defined]
 
 
+def unload(name):
+    """Forget a module imported for a rare job (config checks): its code and
+    tables go back to the heap. The next import loads it again."""
+    sys.modules.pop(name, None)
+    gc.collect()
+
+
 def heap():
     """(free, allocated) bytes of the MicroPython heap; (None, None) on CPython."""
     if hasattr(gc, "mem_free"):

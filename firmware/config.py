@@ -74,7 +74,7 @@ TIME = (
 )
 LOG = (
     ("level", CHOICE, "info", ("debug", "info", "warning", "error")),
-    ("lines", INT, 40, (5, 200)),
+    ("lines", INT, 30, (5, 200)),
 )
 HEALTH = (
     ("wdt_s", INT, 60, (0, 600)),

@@ -2,11 +2,12 @@
 # the scheduler makes progress, crashed tasks are restarted, and boots that
 # keep crashing end in safe mode instead of a boot loop.
 import asyncio
+import gc
 import json
 
 import fsutil
 import log
-from compat import ticks_diff, ticks_ms, uptime_ms
+from compat import heap, ticks_diff, ticks_ms, uptime_ms
 
 BOOT_PATH = "boot_state.json"
 SAFE_FLAG = "safe_mode"  # an empty file: boot once into safe mode (deploy uses it)
@@ -63,6 +64,7 @@ class Health:
         self.boot = boot
         self.stalled = False
         self.feeds = 0
+        self.heap_low = None  # least free heap after a collection, since boot
 
     def check(self):
         """One watchdog decision; returns True when the dog was fed."""
@@ -78,9 +80,17 @@ class Health:
         self.feeds += 1
         return True
 
+    def sample_heap(self):
+        gc.collect()
+        free = heap()[0]
+        if free is not None and (self.heap_low is None or free < self.heap_low):
+            self.heap_low = free
+        return free
+
     async def run(self):
         while True:
             self.check()
+            self.sample_heap()
             if self.boot is not None and self.boot.unstable and uptime_ms() >= STABLE_MS:
                 self.boot.stable()
                 log.info("health: running stably, boot crash counter cleared")

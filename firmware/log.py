@@ -10,14 +10,14 @@ ERROR = const(40)
 LEVEL_NAMES = ("debug", "info", "warning", "error")  # index: level // 10 - 1
 MASK = "***"
 
-_ring = [None] * 40
+_ring = [None] * 30
 _next = 0
 _level = INFO
 _secrets = []
 counts = [0, 0, 0, 0]  # lines written per level since boot
 
 
-def setup(level="info", lines=40):
+def setup(level="info", lines=30):
     global _ring, _next, _level
     _level = (LEVEL_NAMES.index(level) + 1) * 10
     if lines != len(_ring):

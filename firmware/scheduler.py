@@ -3,6 +3,7 @@
 # fails is retried with a growing backoff and moved behind the meters that
 # are due, so it never delays them; each meter keeps its own counters.
 import asyncio
+import gc
 
 import log
 import readings
@@ -112,6 +113,7 @@ class Scheduler:
             nxt = ticks_add(m.due, m.interval_ms)
             m.due = nxt if ticks_diff(nxt, ticks_ms()) > 0 else ticks_add(ticks_ms(), m.interval_ms)
         await self.dispatch.publish(reading)
+        gc.collect()  # between reads: keeps the heap unfragmented
         return reading
 
     def _failed(self, m, e, t0):
