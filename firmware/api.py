@@ -60,19 +60,29 @@ def _json_body(req, keys=None):
     return body, None
 
 
-def _readings_body(latest):
-    # streamed one stored JSON text at a time: no copy of the whole set
-    yield "{"
-    first = True
-    for name in latest:
-        yield ('' if first else ', ') + json.dumps(name) + ": "
-        yield latest[name]
-        first = False
-    yield "}"
+def _readings_body(slots, single):
+    # the stored JSON bytes go out as they are: no copy, no parsing
+    for s in slots.values():
+        s.readers += 1
+    try:
+        if single:
+            yield slots[single].view()
+            return
+        yield "{"
+        first = True
+        for name, s in slots.items():
+            if s.n:
+                yield ('' if first else ', ') + json.dumps(name) + ": "
+                yield s.view()
+                first = False
+        yield "}"
+    finally:
+        for s in slots.values():
+            s.readers -= 1
 
 
-def _json_text(text, status=200):
-    return Response(text, status, {"Content-Type": "application/json"})
+def _readings(slots, single=None):
+    return Response(_readings_body(slots, single), headers={"Content-Type": "application/json"})
 
 
 def create(gw):
@@ -117,11 +127,9 @@ def create(gw):
     @app.get("/api/readings")
     def get_readings(req):
         only = req.args.get("meter")
-        if only is None:
-            return Response(_readings_body(gw.dispatch.latest), headers={"Content-Type": "application/json"})
-        if only not in gw.dispatch.latest:
+        if only is not None and not (only in gw.dispatch.latest and gw.dispatch.latest[only].n):
             return _error(404, "no reading of meter %s yet" % json.dumps(only))
-        return _json_text(gw.dispatch.latest[only])
+        return _readings(gw.dispatch.latest, only)
 
     @app.post("/api/poll")
     async def poll(req):
@@ -139,7 +147,7 @@ def create(gw):
             return _error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
         try:
             await gw.scheduler.poll(m)
-            return _json_text(gw.dispatch.latest[m.name])
+            return _readings(gw.dispatch.latest, m.name)
         except Exception as e:
             return _error(504 if type(e).__name__ == "NoReplyError" else 502,
                           "%s: %s" % (type(e).__name__, e), meter=name)

@@ -175,6 +175,8 @@ def prepare():
     compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
     gw = Gateway(board, cfg, raw, errors, boot, reason)
     gw.extensions = extensions
+    if reason is None:
+        gw.dispatch.reserve([m["name"] for m in cfg["meters"] if m["enabled"]])
     if reason is not None:
         log.error("SAFE MODE: %s", reason)
         for e in errors:
@@ -193,8 +195,7 @@ def main():
     try:
         asyncio.run(gw.run())
     except KeyboardInterrupt:
-        log.info("stopped from the console")
-        raise
+        log.info("stopped from the console")  # on a board: the REPL follows
     except Exception as e:
         gw.boot.crashed(e)
         log.exception("gateway crashed", e)

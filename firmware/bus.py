@@ -20,15 +20,18 @@ class Bus:
             return "tcp://%s:%d" % (c["host"], c["port"])
         return "UART%d (TX GPIO%d, RX GPIO%d)" % (c["uart"], c["tx"], c["rx"])
 
-    def _open(self):
-        from mbus.master import AsyncMaster
+    def _transport(self):
         c = self.cfg
         if c["kind"] == "tcp":
             from mbus.tcp import AsyncTcpTransport
-            transport = AsyncTcpTransport(c["host"], c["port"], c["baudrate"])
-        else:
-            from mbus.uart import AsyncUartTransport
-            transport = AsyncUartTransport(c["uart"], tx=c["tx"], rx=c["rx"], baudrate=c["baudrate"])
+            return AsyncTcpTransport(c["host"], c["port"], c["baudrate"])
+        from mbus.uart import AsyncUartTransport
+        return AsyncUartTransport(c["uart"], tx=c["tx"], rx=c["rx"], baudrate=c["baudrate"])
+
+    def _open(self):
+        from mbus.master import AsyncMaster
+        c = self.cfg
+        transport = self._transport()
         options = {"retries": c["retries"]}
         if c["timeout_ms"] is not None:
             options["reply_timeout_ms"] = c["timeout_ms"]

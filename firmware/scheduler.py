@@ -7,6 +7,7 @@ import gc
 
 import log
 import readings
+from mbus.errors import MBusError
 from compat import const, iso_utc, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_ms
 
 BACKOFF_FIRST_MS = const(5000)
@@ -86,7 +87,7 @@ class Scheduler:
             try:
                 await self.poll(m)
             except Exception:
-                pass  # counted and logged in poll(); the next meter's turn
+                pass  # counted and logged by poll() or publish(); the next meter's turn
 
     async def poll(self, m):
         """Read meter m now; publish and return its reading or raise the error."""
@@ -127,6 +128,8 @@ class Scheduler:
         backoff = min(m.interval_ms, BACKOFF_FIRST_MS << min(m.failing - 1, 6))
         m.due = ticks_add(ticks_ms(), backoff)
         log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", m.name, m.failing, err, backoff // 1000)
+        if not isinstance(e, MBusError):
+            log.exception("meter %s: unexpected error" % m.name, e)  # a bug, not the bus: keep the traceback
 
     def status(self):
         return {m.name: m.status() for m in self.meters}

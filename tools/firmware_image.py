@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 from build_mpy import mpy_cross  # noqa: E402
 
 KEEP_SOURCE = ("boot.py", "main.py")
-HOST_ONLY = ("__main__.py",)  # lib/mbus's command line runs on a PC only
+HOST_ONLY = ("__main__.py", "serialport.py")  # the PC's command line and pyserial transport
 MICRODOT_FILES = ("__init__.py", "microdot.py")
 
 

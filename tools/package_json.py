@@ -12,7 +12,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOST_ONLY = ("__main__.py",)  # the PC command line stays off boards
+HOST_ONLY = ("__main__.py", "serialport.py")  # the PC's command line and pyserial transport
 
 
 def expected():

@@ -113,3 +113,44 @@ class UnixBoard:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Simulator:
+    """tools/simulator.py on a free port (the busmaster's virtual M-Bus segment)."""
+
+    def __init__(self, config_path, extra=()):
+        self.config_path = config_path
+        self.extra = list(extra)
+        self.proc = None
+        self.host = self.port = None
+
+    def start(self, timeout=20):
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "simulator.py"), "--config", self.config_path,
+               "--port", "0", "--quiet"] + self.extra
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        first = self.proc.stdout.readline().decode()
+        m = re.match(r"listening on (\S+):(\d+)", first)
+        if not m or time.time() > deadline:
+            rest = self.proc.stdout.read().decode() if self.proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError("simulator did not start: %r %s" % (first, rest))
+        self.host, self.port = m.group(1), int(m.group(2))
+        # keep draining its output so it never blocks on a full pipe
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
