@@ -60,29 +60,31 @@ def _json_body(req, keys=None):
     return body, None
 
 
-def _readings_body(slots, single):
-    # the stored JSON bytes go out as they are: no copy, no parsing
-    for s in slots.values():
-        s.readers += 1
-    try:
-        if single:
-            yield slots[single].view()
-            return
-        yield "{"
-        first = True
-        for name, s in slots.items():
-            if s.n:
-                yield ('' if first else ', ') + json.dumps(name) + ": "
-                yield s.view()
-                first = False
-        yield "}"
-    finally:
-        for s in slots.values():
-            s.readers -= 1
+def _file_chunks(path):
+    with open(path) as f:
+        while True:
+            chunk = f.read(512)
+            if not chunk:
+                return
+            yield chunk
 
 
-def _readings(slots, single=None):
-    return Response(_readings_body(slots, single), headers={"Content-Type": "application/json"})
+def _readings_body(latest, single):
+    # the stored JSON goes out as it is, in small chunks: no parsing, no big block
+    if single:
+        yield from _file_chunks(latest[single])
+        return
+    yield "{"
+    first = True
+    for name in list(latest):
+        yield ('' if first else ', ') + json.dumps(name) + ": "
+        yield from _file_chunks(latest[name])
+        first = False
+    yield "}"
+
+
+def _readings(latest, single=None):
+    return Response(_readings_body(latest, single), headers={"Content-Type": "application/json"})
 
 
 def create(gw):
@@ -127,7 +129,7 @@ def create(gw):
     @app.get("/api/readings")
     def get_readings(req):
         only = req.args.get("meter")
-        if only is not None and not (only in gw.dispatch.latest and gw.dispatch.latest[only].n):
+        if only is not None and only not in gw.dispatch.latest:
             return _error(404, "no reading of meter %s yet" % json.dumps(only))
         return _readings(gw.dispatch.latest, only)
 

@@ -80,7 +80,7 @@ class Gateway:
         sch = self.scheduler
         if sch is not None and self.bus is not None:
             s["bus"] = self.bus.info()
-            s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy})
+            s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
             s["meters"] = sch.status()
         for name, fn in self.status_parts.items():
             s[name] = fn()  # parts carry no secrets (the log masks them too)
@@ -176,7 +176,7 @@ def prepare():
     gw = Gateway(board, cfg, raw, errors, boot, reason)
     gw.extensions = extensions
     if reason is None:
-        gw.dispatch.reserve([m["name"] for m in cfg["meters"] if m["enabled"]])
+        gw.dispatch.forget_others([m["name"] for m in cfg["meters"]])
     if reason is not None:
         log.error("SAFE MODE: %s", reason)
         for e in errors:

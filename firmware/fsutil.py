@@ -19,10 +19,14 @@ def _sync(f):
         os.sync()  # MicroPython: flush the filesystem's caches
 
 
-def write_atomic(path, data):
+def write_atomic(path, data, dump=None):
+    """Replace path with data (str or bytes), or with dump(data, file)."""
     tmp = path + ".new"
     with open(tmp, "wb" if isinstance(data, (bytes, bytearray)) else "w") as f:
-        f.write(data)
+        if dump is None:
+            f.write(data)
+        else:
+            dump(data, f)
         _sync(f)
     try:
         os.rename(tmp, path)

@@ -126,6 +126,7 @@ def test_restart_through_the_api_boots_the_new_config(tmp_path):
         assert http(port, "POST", "/api/restart", {}, token=TOKEN) == (200, {"restarting": True})
         n = len(b.lines)
         b.wait_for("gateway mbus-gateway running: 0 meter", start=n)
+        b.wait_for("api: listening", start=n)
         assert b.boots == 2
         status, s = http(port, "GET", "/api/status")
         assert s["safe_mode"] is None
