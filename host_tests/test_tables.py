@@ -30,7 +30,7 @@ def test_every_vif_code_resolves_to_a_snake_case_quantity():
     for rows, index in ((T.PRIMARY, T.PRIMARY_INDEX), (T.EXT_FD, T.FD_INDEX), (T.EXT_FB, T.FB_INDEX)):
         for code, quantity, unit, exp, kind in vif_rows(rows, index):
             assert SNAKE.match(quantity), quantity
-            assert kind in (T.DEC, T.DURATION, T.TIMEPOINT, T.PLAIN, T.RESERVED)
+            assert kind in (T.DEC, T.DURATION, T.TIMEPOINT, T.PLAIN, T.RESERVED, T.DAYLIGHT)
             if kind == T.DURATION:
                 assert unit == "s"
             quantities.add(quantity)

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "lib", "mbus", "tables.py")
 
 # Kind words of the tables below, numbered as tables.py's constants.
-VIF_KINDS = ("dec", "dur", "time", "plain", "res")
+VIF_KINDS = ("dec", "dur", "time", "plain", "res", "dst")
 ORTHO_KINDS = ("label", "error", "per", "times", "date_of", "duration_of", "scale", "offset", "next",
                "manufacturer", "pulse")
 
@@ -56,7 +56,9 @@ PRIMARY = """
 """
 
 # Main extension table, VIF FDh (EN 13757-3:2004, with the 2013 additions
-# for codes the 2004 edition left reserved).
+# for codes the 2004 edition left reserved). 72h "daylight saving (beginning,
+# ending, deviation)" carries data type K (kind dst); 73h "listening window
+# management" carries type L, whose layout is not decoded (README, Not done).
 EXT_FD = """
 00 credit currency -3 dec
 04 debit currency -3 dec
@@ -111,7 +113,7 @@ EXT_FD = """
 6C battery_operating_time s 2 dur
 70 battery_change_datetime - 0 time
 71 rf_level dBm 0 plain
-72 daylight_saving - 0 plain
+72 daylight_saving - 0 dst
 73 listening_window - 0 plain
 74 remaining_battery_life s 3 dur
 75 meter_stopped_count - 0 plain

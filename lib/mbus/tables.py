@@ -16,6 +16,7 @@
 #        TIMEPOINT date/time, decoded by the data field's type (G, F, I, J)
 #        PLAIN     value as sent
 #        RESERVED  code reserved by the standard: record kept and marked
+#        DAYLIGHT  daylight saving rule, data type K (daylight.py)
 try:
     from micropython import const
 except ImportError:
@@ -27,6 +28,7 @@ DURATION = const(1)
 TIMEPOINT = const(2)
 PLAIN = const(3)
 RESERVED = const(4)
+DAYLIGHT = const(5)
 
 # Orthogonal VIFE kinds (row: first code, kind, name, arg + 128).
 LABEL = const(0)  # a modifier name is added to the record
@@ -92,7 +94,7 @@ EXT_FD = (
     b"\x1c\x80\x03#G\x1c\x80\x03$H\x08\x80\x01*\x1f\x1c\x80\x04,I\x08\x80\x010J\x1c\x80\x021K\x08"
     b"\x81\x014L\x08\x80\x01:M\x1c\x80\x03;N\x1c\x80\x03<O\x08\x80\x01@PQw\x00PRSt\x00`T\x1c\x80"
     b"\x03aU\x1c\x80\x03bV\x1c\x80\x03cW\x1c\x80\x03dX\x1c\x80\x03eY\x1c\x80\x03fZ\x1c\x80\x03g["
-    b"\x1c\x80\x03h\x5c\x08\x82\x01l]\x08\x82\x01p^\x1c\x80\x02q_`\x80\x03ra\x1c\x80\x03sb\x1c\x80"
+    b"\x1c\x80\x03h\x5c\x08\x82\x01l]\x08\x82\x01p^\x1c\x80\x02q_`\x80\x03ra\x1c\x80\x05sb\x1c\x80"
     b"\x03tc\x08\x83\x01ud\x1c\x80\x03ve\x1c\x80\x03w\x1f\x1c\x80\x04"
 )
 EXT_FB = (

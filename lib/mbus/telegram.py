@@ -19,7 +19,7 @@ LONG_HEADER = const(12)
 SHORT_HEADER = const(4)
 FIXED_LENGTH = const(16)
 
-_EXTRAS = ("modifiers", "record_error", "vib")
+_EXTRAS = ("modifiers", "record_error", "vib", "daylight_saving")
 
 
 def view(data):
@@ -232,7 +232,7 @@ def records(mv, i, end, big, tg):
                     rec[key] = x[key]
             if why:
                 rec["invalid"] = why
-            if why or "vib" in x:
+            if why or "vib" in x or "daylight_saving" in x:
                 rec["raw"] = V.hexstr(mv, i, size)
         i += size
         out.append(rec)
@@ -243,7 +243,8 @@ def extended_vib(mv, i, end):
 
     VIF info is (quantity, unit, exponent, kind); extras holds what the
     VIFEs add: corrections (scale, offset, unit, kind, duration) for value()
-    and record keys (modifiers, record_error, vib).
+    and record keys (modifiers, record_error, vib; value() adds
+    daylight_saving).
     """
     base = mv[i] & 0x7F
     x = {}
@@ -409,6 +410,12 @@ def value(mv, i, size, coding, big, vi, x):
         if size:
             v, why = V.timepoint(mv, i, size, big)
         unit = ""
+    elif kind == T.DAYLIGHT and coding < 8 and coding != 5 and size:
+        # Only VIF FDh 72h has this kind, so x is the dict extended_vib made.
+        from mbus.daylight import rule
+        v, fields, why = rule(mv, i, size, big)
+        if fields:
+            x["daylight_saving"] = fields
     elif v is None or isinstance(v, str):
         pass
     elif kind == T.DEC:

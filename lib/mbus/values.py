@@ -1,5 +1,6 @@
 # Data field decoders of EN 13757-3 annex A: binary integers (type B), BCD
-# (type A), real (type H), the date/time types G, J, F and I, and text.
+# (type A), real (type H), the date/time types G, J, F and I, and text
+# (type K, rare, is in daylight.py, imported when a record carries it).
 # Each reads n bytes at offset i of a memoryview; big=True for the MSB-first
 # CIs 76h/77h. Where the data marks itself invalid they return None and the
 # reason, so a record can say why instead of carrying a made-up number.
@@ -98,3 +99,4 @@ def timepoint(mv, i, n, big):
     if n == 4:
         return "%sT%02d:%02d" % (s, hour, minute), None
     return "%sT%02d:%02d:%02d" % (s, hour, minute, second), None
+
