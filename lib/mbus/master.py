@@ -231,7 +231,8 @@ class Protocol:
         """REQ_UD2 until the slave has no more records (or max_frames).
 
         Returns {"address", "frames": [bytes], "telegram": mbus.merge(...),
-        "complete": False when max_frames stopped a multi-telegram read}.
+        "complete": False when the slave still had records (multi=False or
+        max_frames reached); the next read then starts its sequence afresh}.
         """
         from mbus import decode, merge
 
@@ -249,9 +250,9 @@ class Protocol:
                 self.fcb[key] = fcb ^ 1
                 frames.append(frame)
                 telegrams.append(decode(frame))
-                if not (multi and telegrams[-1].get("more_records_follow")):
+                if not telegrams[-1].get("more_records_follow"):
                     break
-                if len(frames) >= max_frames:
+                if not multi or len(frames) >= max_frames:
                     # The slave is mid-sequence: resynchronise before the next read.
                     complete = False
                     self.fcb.pop(key, None)
@@ -350,13 +351,14 @@ class Protocol:
 
         return scan_primary(self, addresses, progress, retries)
 
-    def scan_secondary(self, mask=rq.WILDCARD, progress=None, retries=0):
-        """Wildcard search splitting every nibble. Returns {"found": [str],
-        "primary": {str: int}, "collisions": [mask], "probes": n};
+    def scan_secondary(self, mask=rq.WILDCARD, progress=None, retries=0, verify=True):
+        """Wildcard search splitting every nibble, then (verify) a check with
+        the found slaves deselected. Returns {"found": [str], "primary": {str:
+        int}, "collisions": [mask], "probes": n, "frames": n, "verified": bool};
         progress(probes, mask, outcome)."""
         from mbus.scan import scan_secondary
 
-        return scan_secondary(self, mask, progress, retries)
+        return scan_secondary(self, mask, progress, retries, verify)
 
 
 STEPS = ("read", "read_class1", "ping", "select", "deselect", "set_primary_address", "application_reset",
