@@ -19,10 +19,7 @@ LONG_HEADER = const(12)
 SHORT_HEADER = const(4)
 FIXED_LENGTH = const(16)
 
-_PRIMARY = T.index(T.PRIMARY)
-_FD = T.index(T.EXT_FD)
-_FB = T.index(T.EXT_FB)
-_ORTHO = T.index(T.ORTHO)
+_EXTRAS = ("modifiers", "record_error", "vib")
 
 
 def view(data):
@@ -38,61 +35,90 @@ def view(data):
     return mv
 
 
-def decode_frame(data):
-    """Decode one whole M-Bus frame (link layer checked first)."""
+def decode(data):
+    """Decode one whole frame (bytes, bytearray or memoryview) to a dict.
+
+    The link layer is checked first. Raises an MBusError subclass naming
+    the problem and its byte offset in the frame.
+    """
     mv = view(data)
     kind, c, a, ci, start, end = parse_frame(mv)
     if ci is None:
         raise UnsupportedError("a %s frame carries no telegram" % kind, 0)
-    return decode(mv, start - 1, end, {"type": kind, "c": c, "a": a, "ci": ci})
+    return telegram(mv, start - 1, end, {"type": kind, "c": c, "a": a, "ci": ci})
 
 
 def decode_user_data(data):
-    """Decode user data that starts with its CI field (no link frame)."""
+    """Decode application-layer user data that starts with the CI field."""
     mv = view(data)
     if not len(mv):
         raise DecodeError("empty user data: the CI field is missing", 0)
-    return decode(mv, 0, len(mv), {"type": "user_data", "c": None, "a": None, "ci": mv[0]})
+    return telegram(mv, 0, len(mv), {"type": "user_data", "c": None, "a": None, "ci": mv[0]})
 
 
-def decode(mv, i, end, frame):
+def merge(telegrams):
+    """One telegram from the decoded telegrams of consecutive frames of a meter.
+
+    Header and frame come from the first, records and manufacturer data are
+    concatenated in order, and more_records_follow is False.
+    """
+    if not telegrams:
+        raise DecodeError("no telegrams to merge")
+    out = dict(telegrams[0])
+    address = out["header"]["secondary_address"]
+    records = []
+    mdata = None
+    for k, t in enumerate(telegrams):
+        other = t["header"]["secondary_address"]
+        if address and other and other != address:
+            raise DecodeError("telegram %d comes from meter %s, not %s" % (k, other, address))
+        records.extend(t["records"])
+        if "manufacturer_data" in t:
+            mdata = (mdata or "") + t["manufacturer_data"]
+    out["records"] = records
+    out["more_records_follow"] = False
+    if mdata is not None:
+        out["manufacturer_data"] = mdata
+    return out
+
+
+def telegram(mv, i, end, frame):
     """Telegram from the CI field at mv[i] up to mv[end]."""
     ci = mv[i]
     i += 1
-    tg = {"frame": frame}
+    n = end - i
+    tg = {"frame": frame, "header": None, "records": [], "more_records_follow": False}
     if ci == 0x72 or ci == 0x76:
         big = ci == 0x76
-        if end - i < LONG_HEADER:
-            raise DecodeError("long header needs 12 bytes, only %d follow the CI field" % (end - i), end)
-        tg["header"] = long_header(mv, i, big)
+        if n < LONG_HEADER:
+            raise DecodeError("long header needs 12 bytes, only %d follow the CI field" % n, end)
+        tg["header"] = header(V.hexstr(mv, i, 4, not big), V.integer(mv, i + 4, 2, big, False), mv[i + 6],
+                              mv[i + 7], mv[i + 8], mv[i + 9], V.integer(mv, i + 10, 2, big, False))
         records(mv, i + LONG_HEADER, end, big, tg)
     elif ci == 0x7A:
-        if end - i < SHORT_HEADER:
-            raise DecodeError("short header needs 4 bytes, only %d follow the CI field" % (end - i), end)
-        tg["header"] = header(None, None, None, None, mv[i], mv[i + 1], V.unsigned(mv, i + 2, 2, False))
+        if n < SHORT_HEADER:
+            raise DecodeError("short header needs 4 bytes, only %d follow the CI field" % n, end)
+        tg["header"] = header(None, None, None, None, mv[i], mv[i + 1], V.integer(mv, i + 2, 2, False, False))
         records(mv, i + SHORT_HEADER, end, False, tg)
     elif ci == 0x78:
         tg["header"] = header(None, None, None, None, None, None, None)
         records(mv, i, end, False, tg)
     elif ci == 0x73 or ci == 0x77:
         fixed(mv, i, end, ci == 0x77, tg)
-    elif ci == 0x70:
-        # Application error; no code at all means "unspecified" (code 0).
-        code = mv[i] if i < end else 0
+    elif ci == 0x70 or ci == 0x71:
         tg["header"] = header(None, None, None, None, None, None, None)
-        tg["records"] = []
-        tg["more_records_follow"] = False
-        msgs = T.APPLICATION_ERRORS
-        tg["error"] = {"code": code, "message": msgs[code] if code < len(msgs) else "reserved"}
-    elif ci == 0x71:
-        tg["header"] = header(None, None, None, None, None, None, None)
-        tg["records"] = []
-        tg["more_records_follow"] = False
-        tg["alarm"] = V.unsigned(mv, i, end - i, False)
+        if ci == 0x71:
+            tg["alarm"] = V.integer(mv, i, n, False, False)
+        else:
+            # Application error; no code at all means "unspecified" (code 0).
+            code = mv[i] if n else 0
+            msgs = T.APPLICATION_ERRORS
+            msg = T.name(msgs[code]).replace("_", " ") if code < len(msgs) else "reserved"
+            tg["error"] = {"code": code, "message": msg}
     else:
-        name = T.MASTER_CI.get(ci)
-        if name:
-            raise UnsupportedError("CI field 0x%02X (%s) is sent by a master, not a slave response" % (ci, name),
+        what = T.MASTER_CI.get(ci)
+        if what:
+            raise UnsupportedError("CI field 0x%02X (%s) is sent by a master, not a slave response" % (ci, what),
                                    i - 1)
         raise UnsupportedError("unknown CI field 0x%02X" % ci, i - 1)
     return tg
@@ -104,41 +130,31 @@ def header(ident, man, version, medium, access, status, signature):
          "secondary_address": None}
     if man is not None:
         h["manufacturer"] = chr(((man >> 10) & 0x1F) + 64) + chr(((man >> 5) & 0x1F) + 64) + chr((man & 0x1F) + 64)
-        # Wire order of mode 1 (low byte first), as the master's select sends it.
+        # Manufacturer in mode 1 wire order (low byte first), as the master's select sends it.
         h["secondary_address"] = "%s%02X%02X%02X%02X" % (ident, man & 0xFF, man >> 8, version, medium)
     if medium is not None:
         names = T.MEDIUMS
-        h["medium"] = names[medium] if medium < len(names) else "reserved"
+        h["medium"] = T.name(names[medium]) if medium < len(names) else "reserved"
     if status is not None:
-        h["status_flags"] = status_flags(status)
+        flags = []
+        state = T.APPLICATION_STATES[status & 3]
+        if state:
+            flags.append(state)
+        for bit in range(6):
+            if status & (4 << bit):
+                flags.append(T.STATUS_BITS[bit])
+        h["status_flags"] = flags
     return h
-
-
-def long_header(mv, i, big):
-    return header(V.hexstr(mv, i, 4, not big), V.unsigned(mv, i + 4, 2, big), mv[i + 6], mv[i + 7],
-                  mv[i + 8], mv[i + 9], V.unsigned(mv, i + 10, 2, big))
-
-
-def status_flags(status):
-    flags = []
-    state = T.APPLICATION_STATES[status & 3]
-    if state:
-        flags.append(state)
-    for bit in range(6):
-        if status & (4 << bit):
-            flags.append(T.STATUS_BITS[bit])
-    return flags
 
 
 def records(mv, i, end, big, tg):
     """Data records from mv[i] to mv[end] into tg (records, special functions)."""
-    out = []
-    tg["records"] = out
-    tg["more_records_follow"] = False
+    out = tg["records"]
     functions = T.FUNCTIONS
     lengths = T.DATA_LENGTH
-    primary = T.PRIMARY
-    pindex = _PRIMARY
+    name = T.name
+    rows = T.PRIMARY
+    index = T.PRIMARY_INDEX
     while i < end:
         at = i
         dif = mv[i]
@@ -180,66 +196,80 @@ def records(mv, i, end, big, tg):
         vif = mv[i]
         base = vif & 0x7F
         if vif & 0x80 or base == 0x7C:
-            i, g, n, x = extended_vib(mv, i, end)
+            i, vi, x = extended_vib(mv, i, end)
         else:
             i += 1
-            g = primary[pindex[base]]
-            n = base - g[0]
-            x = None
-        # Data field.
+            r = index[base] * 5
+            vi = (name(rows[r + 1]), name(rows[r + 2]), rows[r + 3] - 128 + base - rows[r], rows[r + 4])
+            x = {"vib": V.hexstr(mv, i - 1, 1)} if vi[3] == T.RESERVED else None
+        # Data field; LVAR sizes per the EN 13757-3 LVAR table.
         if coding == 0x0D:
             if i >= end:
                 raise DecodeError("record ends before its LVAR length byte", i)
-            size = lvar_length(mv[i], i)
+            lv = mv[i]
+            if lv <= 0xBF:
+                size = lv  # text
+            elif 0xC0 <= lv <= 0xC9 or 0xD0 <= lv <= 0xD9:
+                size = lv & 0x0F  # BCD of 2*size digits, positive (Cxh) or negative (Dxh)
+            elif 0xE0 <= lv <= 0xEF:
+                size = lv - 0xE0  # binary number
+            elif 0xF0 <= lv <= 0xFA:
+                size = 4 * (lv - 0xEC)  # binary number of 4*(LVAR-ECh) bytes
+            else:
+                raise UnsupportedError("LVAR 0x%02X is reserved" % lv, i)
             i += 1
         else:
             size = lengths[coding]
         if i + size > end:
             raise DecodeError("record data needs %d bytes, only %d left" % (size, end - i), i)
+        quantity, unit, v, why = value(mv, i, size, coding, big, vi, x)
+        # One literal with every key: the dict is sized once, not regrown.
         rec = {"function": functions[(dif >> 4) & 3], "storage": storage, "tariff": tariff,
-               "subunit": subunit}
-        value(mv, i, size, coding, big, g, n, x, rec)
+               "subunit": subunit, "quantity": quantity, "unit": unit, "value": v}
+        if x or why:
+            for key in _EXTRAS:
+                if x and key in x:
+                    rec[key] = x[key]
+            if why:
+                rec["invalid"] = why
+            if why or "vib" in x:
+                rec["raw"] = V.hexstr(mv, i, size)
         i += size
         out.append(rec)
 
 
 def extended_vib(mv, i, end):
-    """VIF at mv[i] with VIFEs or plain text: (next offset, group, n, extras).
+    """VIF at mv[i] with VIFEs or plain text: (next offset, VIF info, extras).
 
-    extras holds what the VIFEs add: corrections (scale, offset, unit, kind,
-    duration) for value() and record keys (modifiers, record_error, vib).
+    VIF info is (quantity, unit, exponent, kind); extras holds what the
+    VIFEs add: corrections (scale, offset, unit, kind, duration) for value()
+    and record keys (modifiers, record_error, vib).
     """
-    vif = mv[i]
-    base = vif & 0x7F
+    base = mv[i] & 0x7F
     x = {}
-    n = 0
     if base == 0x7C:
         ve, nv, text, j = plain_text(mv, i, end)
-        g = (0, "plain_text", text, 0, T.DEC)
+        vi = ("plain_text", text, 0, T.DEC)
     else:
         ve, nv, j = vife_chain(mv, i + 1, end)
         if base == 0x7D or base == 0x7B:
             code = mv[ve] & 0x7F
-            if base == 0x7D:
-                g = T.EXT_FD[_FD[code]]
-            else:
-                g = T.EXT_FB[_FB[code]]
-            n = code - g[0]
+            rows, index = (T.EXT_FD, T.FD_INDEX) if base == 0x7D else (T.EXT_FB, T.FB_INDEX)
             ve += 1
             nv -= 1
-            if g[4] == T.RESERVED:
-                x["vib"] = V.hexstr(mv, i, j - i)
-        elif base == 0x7F:
-            # Manufacturer-specific VIF: its VIFEs are the manufacturer's too.
-            g = T.PRIMARY[_PRIMARY[0x7F]]
-            x["vib"] = V.hexstr(mv, i, j - i)
-            nv = 0
         else:
-            g = T.PRIMARY[_PRIMARY[base]]
-            n = base - g[0]
+            code = base
+            rows, index = T.PRIMARY, T.PRIMARY_INDEX
+        r = index[code] * 5
+        vi = (T.name(rows[r + 1]), T.name(rows[r + 2]), rows[r + 3] - 128 + code - rows[r], rows[r + 4])
+        if base == 0x7F:
+            # Manufacturer-specific VIF: its VIFEs are the manufacturer's too.
+            nv = 0
+        if base == 0x7F or vi[3] == T.RESERVED:
+            x["vib"] = V.hexstr(mv, i, j - i)
     if nv:
         orthogonal(mv, ve, nv, x)
-    return j, g, n, x
+    return j, vi, x
 
 
 def vife_chain(mv, j, end):
@@ -260,15 +290,18 @@ def plain_text(mv, i, end):
 
     EN 13757-3 puts the length byte and the ASCII unit after the VIFEs. Many
     devices (and libmbus) put them right after the VIF; that order is used
-    when the standard one does not fit the data.
+    when the standard one does not fit the data (too long or not ASCII).
     """
     ext = mv[i] & 0x80
     if ext:
         try:
             ve, nv, j = vife_chain(mv, i + 1, end)
-            if j < end:
-                n = mv[j]
-                if j + 1 + n <= end and printable(mv, j + 1, n):
+            n = mv[j] if j < end else 255
+            if j + 1 + n <= end:
+                for k in range(j + 1, j + 1 + n):
+                    if not 0x20 <= mv[k] <= 0x7E:
+                        break
+                else:
                     return ve, nv, V.text(mv, j + 1, n), j + 1 + n
         except DecodeError:
             pass
@@ -286,53 +319,59 @@ def plain_text(mv, i, end):
     return j, 0, text, j
 
 
-def printable(mv, i, n):
-    for k in range(i, i + n):
-        if not 0x20 <= mv[k] <= 0x7E:
-            return False
-    return True
-
-
 def orthogonal(mv, j, count, x):
     """Read combinable (orthogonal) VIFEs mv[j:j+count] into extras x."""
-    table = T.ORTHO
+    rows = T.ORTHO
+    index = T.ORTHO_INDEX
     mods = []
     k = j
     stop = j + count
     while k < stop:
         code = mv[k] & 0x7F
         k += 1
-        first, kind, name, arg = table[_ORTHO[code]]
+        r = index[code] * 4
+        kind = rows[r + 1]
+        name = T.name(rows[r + 2])
+        arg = code - rows[r] + rows[r + 3] - 128
         if kind == T.SCALE:
-            x["scale"] = x.get("scale", 0) + code - first + arg
+            x["scale"] = x.get("scale", 0) + arg
         elif kind == T.OFFSET:
-            x["offset"] = code - first + arg
+            x["offset"] = arg
         elif kind == T.LABEL:
             mods.append(name)
-        elif kind == T.PER:
-            x["unit"] = x.get("unit", "") + "/" + name
-        elif kind == T.PULSE:
-            x["unit"] = x.get("unit", "") + "/pulse"
-            mods.append(name)
-        elif kind == T.TIMES:
-            x["unit"] = x.get("unit", "") + "*" + name
+        elif kind == T.PER or kind == T.TIMES or kind == T.PULSE:
+            if kind == T.PULSE:
+                mods.append(name)
+                name = "pulse"
+            x["unit"] = x.get("unit", "") + ("*" if kind == T.TIMES else "/") + name
         elif kind == T.ERROR:
-            errors = T.RECORD_ERRORS
-            x["record_error"] = errors[code] if code < len(errors) else "reserved"
-        elif kind == T.DATE_OF:
-            x["kind"] = T.TIMEPOINT
-            mods.append(event_name("date_of_", code, name, True))
-        elif kind == T.DURATION_OF:
-            x["kind"] = T.DURATION
+            if code:  # code 0 says "no error"
+                errors = T.RECORD_ERRORS
+                x["record_error"] = T.name(errors[code]) if code < len(errors) else "reserved"
+        elif kind == T.DATE_OF or kind == T.DURATION_OF:
+            # Spelled out from the code's bits: 0 end/begin, 2 last/first, 3 upper/lower.
+            if name == "start":
+                label = "start_date_of"
+            else:
+                label = "date_of_" if kind == T.DATE_OF else "duration_of_"
+                if kind == T.DATE_OF:
+                    label += "end_" if code & 1 else "begin_"
+                label += "last" if code & 4 else "first"
+                if name:
+                    label += ("_upper_" if code & 8 else "_lower_") + name
+            mods.append(label)
+            x["kind"] = T.TIMEPOINT if kind == T.DATE_OF else T.DURATION
             x["duration"] = code & 3
-            mods.append(event_name("duration_of_", code, name, False))
         elif kind == T.NEXT_TABLE:
             if k < stop:
                 code = mv[k] & 0x7F
                 k += 1
                 ext = T.ORTHO_EXT
-                mods.append(ext[code] if code < len(ext) else "reserved")
-        else:  # MANUFACTURER: the remaining VIFEs are not ours to read
+                mods.append(T.name(ext[code]) if code < len(ext) else "reserved")
+        else:
+            # MANUFACTURER: the VIFEs from here on are the manufacturer's. The
+            # value stays decoded by the VIF, as devices use this to tag
+            # variants (phases, say) of a standard value; raw bytes are kept.
             mods.append("manufacturer_specific")
             x["vib"] = V.hexstr(mv, k - 1, stop - k + 1)
             break
@@ -340,42 +379,20 @@ def orthogonal(mv, j, count, x):
         x["modifiers"] = mods
 
 
-def event_name(prefix, code, name, has_end):
-    """Names of the "date of"/"duration of" VIFEs, spelled out from their bits."""
-    if name == "start":
-        return "start_date_of"
-    s = prefix
-    if has_end:
-        s += "end_" if code & 1 else "begin_"
-    s += "last" if code & 4 else "first"
-    if name:
-        s += "_upper_" if code & 8 else "_lower_"
-        s += name
-    return s
-
-
-def lvar_length(lv, at):
-    """Data length in bytes of an LVAR field (EN 13757-3:2013 table 5)."""
-    if lv <= 0xBF:
-        return lv  # text
-    if 0xC0 <= lv <= 0xC9 or 0xD0 <= lv <= 0xD9:
-        return lv & 0x0F  # BCD of 2*n digits, positive (Cxh) or negative (Dxh)
-    if 0xE0 <= lv <= 0xEF:
-        return lv - 0xE0  # binary number
-    if 0xF0 <= lv <= 0xFA:
-        return 4 * (lv - 0xEC)  # binary number of 4*(LVAR-ECh) bytes
-    raise UnsupportedError("LVAR 0x%02X is reserved" % lv, at)
-
-
-_EXTRAS = ("modifiers", "record_error", "vib")
-
-
-def value(mv, i, size, coding, big, g, n, x, rec):
-    """Decode the data field, scale it, fill quantity, unit and value."""
-    first, quantity, unit, exp, kind = g
+def value(mv, i, size, coding, big, vi, x):
+    """(quantity, unit, value, why invalid or None) of a record's data field."""
+    quantity, unit, e, kind = vi
     why = None
     if coding == 0x0D:
-        v, why = lvar(mv, i, size, big)
+        lv = mv[i - 1]
+        if lv <= 0xBF:
+            v = V.text(mv, i, size)
+        elif lv < 0xE0:
+            v, why = V.bcd(mv, i, size, big)
+            if lv >= 0xD0 and v is not None:
+                v = -v
+        else:
+            v = V.hexstr(mv, i, size, not big)  # binary: hex, most significant byte first
     elif size == 0:
         v = None
     elif coding >= 9:
@@ -384,63 +401,34 @@ def value(mv, i, size, coding, big, g, n, x, rec):
         v, why = V.real(mv, i, big)
     else:
         v = V.integer(mv, i, size, big)
+    scale = 0
     if x:
         kind = x.get("kind", kind)
-        e = x.get("scale", 0)
-    else:
-        e = 0
+        scale = x.get("scale", 0)
     if kind == T.TIMEPOINT and coding < 8 and coding != 5:
-        # Date/time type by field length: G, J, F or I.
-        decoder = V.TIMEPOINT[size] if size < len(V.TIMEPOINT) else None
-        if decoder is None:
-            why = "no date/time type is %d bytes long" % size
-        else:
-            v, why = decoder(mv, i, big)
+        if size:
+            v, why = V.timepoint(mv, i, size, big)
         unit = ""
     elif v is None or isinstance(v, str):
         pass
     elif kind == T.DEC:
-        e += exp + n
+        e += scale
         v = v * 10 ** e if e >= 0 else v / 10 ** -e
         if x and "offset" in x:
-            e = exp + n + x["offset"]
+            e = vi[2] + x["offset"]
             v += 10 ** e if e >= 0 else 1 / 10 ** -e
     elif kind == T.DURATION:
         if x and "duration" in x:
             unit = "s"
-            k = x["duration"]
-        else:
-            k = exp + n
-        if e:
-            v = v * 10 ** e if e >= 0 else v / 10 ** -e
-        v = v * T.DURATION_S[k]
-    elif e:
-        v = v * 10 ** e if e >= 0 else v / 10 ** -e
-    rec["quantity"] = quantity
-    rec["unit"] = unit + x["unit"] if x and "unit" in x else unit
-    rec["value"] = v
-    if x:
-        for key in _EXTRAS:
-            if key in x:
-                rec[key] = x[key]
-    if why:
-        rec["invalid"] = why
-    if why or g[4] == T.RESERVED or (x and "vib" in x):
-        rec["raw"] = V.hexstr(mv, i, size)
-
-
-def lvar(mv, i, n, big):
-    """Value of an LVAR field whose length byte is at mv[i - 1]."""
-    lv = mv[i - 1]
-    if lv <= 0xBF:
-        return V.text(mv, i, n), None
-    if lv < 0xE0:
-        v, why = V.bcd(mv, i, n, big) if n else (0, None)
-        if v is not None and lv >= 0xD0:
-            v = -v
-        return v, why
-    # Binary numbers: hex, most significant byte first.
-    return V.hexstr(mv, i, n, not big), None
+            e = x["duration"]
+        if scale:
+            v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+        v = v * T.DURATION_S[e]
+    elif scale:
+        v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+    if x and "unit" in x:
+        unit += x["unit"]
+    return quantity, unit, v, why
 
 
 def fixed(mv, i, end, big, tg):
@@ -451,43 +439,32 @@ def fixed(mv, i, end, big, tg):
     u1 = mv[i + 6]
     u2 = mv[i + 7]
     medium = ((u2 >> 6) << 2) | (u1 >> 6)
-    h = header(V.hexstr(mv, i, 4, not big), None, None, None, mv[i + 4], status, None)
+    h = tg["header"] = header(V.hexstr(mv, i, 4, not big), None, None, None, mv[i + 4], status, None)
     h["medium_code"] = medium
-    h["medium"] = T.FIXED_MEDIUMS[medium]
-    tg["header"] = h
-    # Status bit 6: both counters are stored (historic) values.
+    h["medium"] = T.name(T.FIXED_MEDIUMS[medium])
+    # Status bit 7: counters binary, not BCD; bit 6: stored (historic) values.
     storage = 1 if status & 0x40 else 0
-    out = []
-    first_code = u1 & 0x3F
-    for off, code in ((8, first_code), (12, u2 & 0x3F)):
+    units = T.FIXED_UNITS
+    for off, code in ((8, u1 & 0x3F), (12, u2 & 0x3F)):
         rec = {"function": "instantaneous", "storage": storage, "tariff": 0, "subunit": 0}
         if code == 0x3E:
             # "Same unit as counter 1, historic value".
-            code = first_code
+            code = u1 & 0x3F
             rec["storage"] = 1
-        g = fixed_unit(code)
+        r = 0
+        while r + 5 < len(units) and units[r + 5] <= code:
+            r += 5
         if status & 0x80:
             v, why = V.integer(mv, i + off, 4, big), None
         else:
             v, why = V.bcd(mv, i + off, 4, big)
         if v is not None:
-            e = g[3] + g[4] * (code - g[0])
+            e = units[r + 3] - 128 + (units[r + 4] - 128) * (code - units[r])
             v = v * 10 ** e if e >= 0 else v / 10 ** -e
-        rec["quantity"] = g[1]
-        rec["unit"] = g[2]
+        rec["quantity"] = T.name(units[r + 1])
+        rec["unit"] = T.name(units[r + 2])
         rec["value"] = v
         if why:
             rec["invalid"] = why
             rec["raw"] = V.hexstr(mv, i + off, 4)
-        out.append(rec)
-    tg["records"] = out
-    tg["more_records_follow"] = False
-
-
-def fixed_unit(code):
-    g = T.FIXED_UNITS[0]
-    for u in T.FIXED_UNITS:
-        if u[0] > code:
-            break
-        g = u
-    return g
+        tg["records"].append(rec)
