@@ -198,3 +198,35 @@ def test_switch_baudrate_changes_timing_after_the_ack():
             value = line.pending.pop(0) if line.pending else b""
     assert ops[-1] == 3  # BAUD, for the transport
     assert p.baudrate == 9600 and p.reply_ms == 35 + 50
+
+
+def test_async_master_serialises_concurrent_calls():
+    """Two tasks sharing one AsyncMaster never interleave their exchanges."""
+    import asyncio
+
+    from mbus.master import AsyncMaster
+
+    class AsyncLine:
+        baudrate = 2400
+
+        def __init__(self):
+            self.log = []
+            self.pending = []
+
+        async def write(self, data):
+            self.log.append(("w", data[2] if data[0] == 0x10 else data[5]))
+            self.pending = [b"\xe5"]
+
+        async def read(self, ms):
+            await asyncio.sleep(0)
+            return self.pending.pop(0) if self.pending and ms > 0 else b""
+
+    async def main():
+        line = AsyncLine()
+        m = AsyncMaster(line)
+        await asyncio.gather(m.set_primary_address(1, 2), m.set_primary_address(3, 4))
+        return line.log
+
+    log = asyncio.run(main())
+    # each task's SND_NKE and SND_UD stay together
+    assert [a for _, a in log] in ([1, 1, 3, 3], [3, 3, 1, 1])

@@ -403,9 +403,20 @@ class Master:
 
 class AsyncMaster(Master):
     """asyncio driver: AsyncMaster(transport, **Protocol options); the
-    transport's write/read are coroutines. Same methods as Master, awaited."""
+    transport's write/read are coroutines. Same methods as Master, awaited.
+    Calls from several tasks take turns: one exchange sequence owns the bus."""
+
+    def __init__(self, transport, **options):
+        import asyncio
+
+        super().__init__(transport, **options)
+        self.lock = asyncio.Lock()
 
     async def run(self, steps):
+        async with self.lock:
+            return await self._run(steps)
+
+    async def _run(self, steps):
         t = self.transport
         value = None
         while True:
