@@ -382,20 +382,23 @@ class Master:
         self.core = Protocol(**options)
 
     def run(self, steps):
-        t = self.transport
         value = None
         while True:
             try:
                 op, arg = steps.send(value)
             except StopIteration as e:
                 return e.value
-            value = None
-            if op == READ:
-                value = t.read(arg)
-            elif op == WRITE:
-                t.write(arg)
-            elif hasattr(t, "set_baudrate"):
-                t.set_baudrate(arg)
+            value = self._io(op, arg)
+
+    def _io(self, op, arg):
+        """Carry out one I/O request of a step (a coroutine for async transports)."""
+        t = self.transport
+        if op == READ:
+            return t.read(arg)
+        if op == WRITE:
+            return t.write(arg)
+        if hasattr(t, "set_baudrate"):
+            t.set_baudrate(arg)
 
     def close(self):
         self.transport.close()
@@ -417,20 +420,15 @@ class AsyncMaster(Master):
             return await self._run(steps)
 
     async def _run(self, steps):
-        t = self.transport
         value = None
         while True:
             try:
                 op, arg = steps.send(value)
             except StopIteration as e:
                 return e.value
-            value = None
-            if op == READ:
-                value = await t.read(arg)
-            elif op == WRITE:
-                await t.write(arg)
-            elif hasattr(t, "set_baudrate"):
-                t.set_baudrate(arg)
+            value = self._io(op, arg)
+            if op != BAUD:
+                value = await value
 
     async def close(self):
         await self.transport.close()
