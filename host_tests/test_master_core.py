@@ -221,3 +221,9 @@ def test_async_master_serialises_concurrent_calls():
     log = asyncio.run(main())
     # each task's SND_NKE and SND_UD stay together
     assert [a for _, a in log] in ([1, 1, 3, 3], [3, 3, 1, 1])
+
+
+def test_reading_the_silent_broadcast_address_is_refused():
+    with pytest.raises(ValueError) as e:
+        Line().run(Protocol().read(255))
+    assert "broadcast address 255" in str(e.value)

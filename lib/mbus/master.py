@@ -238,6 +238,8 @@ class Protocol:
 
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
+        if address == ADDR_BROADCAST:
+            raise ValueError("no slave answers at the broadcast address 255: nothing to read")
         a, key = yield from self._address(address)
         who = a if key == a else key
         frames = []
