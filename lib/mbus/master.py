@@ -231,12 +231,15 @@ class Protocol:
         """REQ_UD2 until the slave has no more records (or max_frames).
 
         Returns {"address", "frames": [bytes], "telegram": mbus.merge(...),
-        "complete": False when max_frames stopped a multi-telegram read}.
+        "complete": False when the slave still had records (multi=False or
+        max_frames reached); the next read then starts its sequence afresh}.
         """
         from mbus import decode, merge
 
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
+        if address == ADDR_BROADCAST:
+            raise ValueError("no slave answers at the broadcast address 255: nothing to read")
         a, key = yield from self._address(address)
         who = a if key == a else key
         frames = []
@@ -249,9 +252,9 @@ class Protocol:
                 self.fcb[key] = fcb ^ 1
                 frames.append(frame)
                 telegrams.append(decode(frame))
-                if not (multi and telegrams[-1].get("more_records_follow")):
+                if not telegrams[-1].get("more_records_follow"):
                     break
-                if len(frames) >= max_frames:
+                if not multi or len(frames) >= max_frames:
                     # The slave is mid-sequence: resynchronise before the next read.
                     complete = False
                     self.fcb.pop(key, None)
@@ -350,13 +353,14 @@ class Protocol:
 
         return scan_primary(self, addresses, progress, retries)
 
-    def scan_secondary(self, mask=rq.WILDCARD, progress=None, retries=0):
-        """Wildcard search splitting every nibble. Returns {"found": [str],
-        "primary": {str: int}, "collisions": [mask], "probes": n};
+    def scan_secondary(self, mask=rq.WILDCARD, progress=None, retries=0, verify=True):
+        """Wildcard search splitting every nibble, then (verify) a check with
+        the found slaves deselected. Returns {"found": [str], "primary": {str:
+        int}, "collisions": [mask], "probes": n, "frames": n, "verified": bool};
         progress(probes, mask, outcome)."""
         from mbus.scan import scan_secondary
 
-        return scan_secondary(self, mask, progress, retries)
+        return scan_secondary(self, mask, progress, retries, verify)
 
 
 STEPS = ("read", "read_class1", "ping", "select", "deselect", "set_primary_address", "application_reset",
@@ -380,20 +384,23 @@ class Master:
         self.core = Protocol(**options)
 
     def run(self, steps):
-        t = self.transport
         value = None
         while True:
             try:
                 op, arg = steps.send(value)
             except StopIteration as e:
                 return e.value
-            value = None
-            if op == READ:
-                value = t.read(arg)
-            elif op == WRITE:
-                t.write(arg)
-            elif hasattr(t, "set_baudrate"):
-                t.set_baudrate(arg)
+            value = self._io(op, arg)
+
+    def _io(self, op, arg):
+        """Carry out one I/O request of a step (a coroutine for async transports)."""
+        t = self.transport
+        if op == READ:
+            return t.read(arg)
+        if op == WRITE:
+            return t.write(arg)
+        if hasattr(t, "set_baudrate"):
+            t.set_baudrate(arg)
 
     def close(self):
         self.transport.close()
@@ -401,23 +408,29 @@ class Master:
 
 class AsyncMaster(Master):
     """asyncio driver: AsyncMaster(transport, **Protocol options); the
-    transport's write/read are coroutines. Same methods as Master, awaited."""
+    transport's write/read are coroutines. Same methods as Master, awaited.
+    Calls from several tasks take turns: one exchange sequence owns the bus."""
+
+    def __init__(self, transport, **options):
+        import asyncio
+
+        super().__init__(transport, **options)
+        self.lock = asyncio.Lock()
 
     async def run(self, steps):
-        t = self.transport
+        async with self.lock:
+            return await self._run(steps)
+
+    async def _run(self, steps):
         value = None
         while True:
             try:
                 op, arg = steps.send(value)
             except StopIteration as e:
                 return e.value
-            value = None
-            if op == READ:
-                value = await t.read(arg)
-            elif op == WRITE:
-                await t.write(arg)
-            elif hasattr(t, "set_baudrate"):
-                t.set_baudrate(arg)
+            value = self._io(op, arg)
+            if op != BAUD:
+                value = await value
 
     async def close(self):
         await self.transport.close()

@@ -52,7 +52,7 @@ def snd_ud(a, ci, data=b"", fcb=False):
     """Send user data (SND_UD, FCV=1): any CI with any data, answered by E5h."""
     if not 0 <= ci <= 0xFF:
         raise ValueError("CI field must be one byte, got %r" % (ci,))
-    return long_frame(C_SND_UD | _fcb(fcb), check_primary(a), ci, data)
+    return long_frame(C_SND_UD | _fcb(fcb), check_primary(a), ci, bytes(data))
 
 
 def application_reset(a, subcode=None, fcb=False):

@@ -4,11 +4,15 @@
 # The secondary scan is a wildcard search: select a mask, and when several
 # slaves answer, split the first wildcard nibble into its values and recurse.
 # It splits every nibble, including the hexadecimal ones of manufacturer,
-# version and medium (0-E there, 0-9 in the BCD identification number). A
-# slave whose nibble is one no probe names (F, which is the wildcard itself,
-# or a non-BCD digit in the identification) is only matched while that nibble
-# stays a wildcard: when the named values explain fewer than two of the
-# colliding slaves, the search keeps the nibble open and splits the next one.
+# version and medium (0-E there, 0-9 in the BCD identification number).
+#
+# A slave whose nibble is one that no probe names (F, which is the wildcard
+# itself, or a non-BCD identification digit) only answers masks that keep
+# that nibble open. So a second pass verifies: select the whole mask again,
+# deselect (CI 56h) every slave found, and ask the selected slave for data.
+# Silence proves the list complete; a reply is a slave the first pass
+# missed, and the search continues with found slaves excluded the same way,
+# which also separates a slave from another that shadows it.
 try:
     from micropython import const
 except ImportError:
@@ -59,6 +63,10 @@ def scan_primary(p, addresses=None, progress=None, retries=0):
     return {"found": found, "collisions": collisions, "probes": probes}
 
 
+class _Unverifiable(Exception):
+    """A found slave still answers after its deselection: no CI 56h support."""
+
+
 class _SecondaryScan:
     def __init__(self, p, progress, retries):
         self.p = p
@@ -67,9 +75,11 @@ class _SecondaryScan:
         self.found = {}  # secondary address -> primary address in the reply
         self.collisions = []
         self.probes = 0
+        self.frames = p.sent
 
-    def probe(self, mask):
-        """Select mask; on E5h ask the selected slave for its header.
+    def probe(self, mask, exclude):
+        """Select mask (and with exclude, deselect every found slave under it);
+        then ask the selected slave for its header.
         Returns (outcome, secondary address or None, primary address)."""
         p = self.p
         outcome = NONE
@@ -86,12 +96,26 @@ class _SecondaryScan:
             break
         if self.progress:
             self.progress(self.probes, mask, outcome)
-        if outcome != SINGLE:
+        if outcome == NONE or (outcome == COLLISION and not exclude):
             return outcome, None, None
+        if exclude:
+            # Deselect what is known under mask: found slaves, and the masks of
+            # collisions no mask could split (they are reported as such).
+            for known in self.known(mask):
+                try:
+                    yield from p.exchange(rq.deselect(known), EXPECT_ACK, known)
+                except (NoReplyError, CollisionError, FrameError):
+                    pass  # whether it still listens shows in the reply below
+        # After a clean E5h silence would be odd, so the master's retries apply;
+        # with found slaves deselected silence is the expected answer.
+        req = rq.req_ud2(ADDR_NETWORK, 1)
         try:
-            frame = yield from p.transact(rq.req_ud2(ADDR_NETWORK, 1), EXPECT_RSP_UD, mask)
+            if exclude:
+                frame = yield from self.retried(req)
+            else:
+                frame = yield from p.transact(req, EXPECT_RSP_UD, mask)
         except NoReplyError:
-            return NONE, None, None  # the E5h was not a slave's after all
+            return NONE, None, None
         except (CollisionError, FrameError):
             return COLLISION, None, None
         sec = rq.reply_secondary(frame)
@@ -101,19 +125,34 @@ class _SecondaryScan:
             return REFINE, None, None  # one slave, address unknown: narrow the mask
         if not rq.matches(mask, sec):
             return COLLISION, None, None
+        if exclude and sec in self.found:
+            raise _Unverifiable()
         return SINGLE, sec, frame[5]
 
-    def node(self, mask, pos):
-        outcome, sec, primary = yield from self.probe(mask)
+    def retried(self, req):
+        for i in range(self.retries + 1):
+            try:
+                return (yield from self.p.exchange(req, EXPECT_RSP_UD, ADDR_NETWORK))
+            except NoReplyError:
+                if i == self.retries:
+                    raise
+
+    def known(self, mask):
+        out = [sec for sec in self.found if rq.matches(mask, sec)]
+        for c in self.collisions:
+            if _overlap(mask, c):
+                out.append(c)
+        return out
+
+    def node(self, mask, pos, exclude):
+        outcome, sec, primary = yield from self.probe(mask, exclude)
         if outcome == SINGLE:
             self.found[sec] = primary
         elif outcome != NONE:
-            yield from self.split(mask, pos, 2 if outcome == COLLISION else 1)
+            yield from self.split(mask, pos, exclude)
+        return outcome
 
-    def split(self, mask, pos, need):
-        """Split the first wildcard at or after pos; need is how many slaves
-        the mask is known to hold (2 for a collision, 1 for one without a
-        header)."""
+    def split(self, mask, pos, exclude):
         i = mask.find("F", pos)
         if i < 0:
             self.collisions.append(mask)
@@ -121,36 +160,43 @@ class _SecondaryScan:
         head = mask[:i]
         tail = mask[i + 1:]
         for d in BCD_DIGITS if i < ID_NIBBLES else HEX_DIGITS:
-            yield from self.node(head + d + tail, i + 1)
-        if self.known(mask) >= need:
-            return
-        if need == 2:
-            # Too few slaves behind the named values: probe again in case the
-            # collision was noise, and if it persists keep this nibble open.
-            outcome, sec, primary = yield from self.probe(mask)
+            yield from self.node(head + d + tail, i + 1, exclude)
+        if exclude:
+            yield from self.rest(mask, i + 1)
+
+    def rest(self, mask, pos):
+        """Find the slaves under mask that are not found yet (exclusion probes)."""
+        while True:
+            outcome, sec, primary = yield from self.probe(mask, True)
             if outcome == SINGLE:
                 self.found[sec] = primary
-                return
-            if outcome == NONE:
-                return
-            if outcome == REFINE:
-                need = 1
-        yield from self.split(mask, i + 1, need)
-
-    def known(self, mask):
-        n = 0
-        for sec in self.found:
-            if rq.matches(mask, sec):
-                n += 1
-        for c in self.collisions:
-            if rq.matches(mask, c):
-                n += 2
-        return n
+                continue  # maybe more
+            if outcome != NONE:
+                # Several unknown slaves, all with an unnamed nibble before pos
+                # (or, at the top, anywhere): keep it open, split the next one.
+                yield from self.split(mask, pos, True)
+            return
 
 
-def scan_secondary(p, mask=rq.WILDCARD, progress=None, retries=0):
+def _overlap(a, b):
+    """True when some address matches both masks."""
+    for i in range(16):
+        if a[i] != "F" and b[i] != "F" and a[i] != b[i]:
+            return False
+    return True
+
+
+def scan_secondary(p, mask=rq.WILDCARD, progress=None, retries=0, verify=True):
     """Find every slave matching mask by secondary address."""
     s = _SecondaryScan(p, progress, retries)
-    yield from s.node(rq.normalize_secondary(mask), 0)
-    found = sorted(s.found)
-    return {"found": found, "primary": s.found, "collisions": s.collisions, "probes": s.probes}
+    mask = rq.normalize_secondary(mask)
+    first = yield from s.node(mask, 0, False)
+    verified = first == NONE
+    if verify and first != NONE:
+        try:
+            yield from s.rest(mask, 0)
+            verified = True
+        except _Unverifiable:
+            pass
+    return {"found": sorted(s.found), "primary": s.found, "collisions": s.collisions, "probes": s.probes,
+            "frames": p.sent - s.frames, "verified": verified}

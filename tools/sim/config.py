@@ -89,7 +89,7 @@ def _telegram(entry, corpus, where):
             data = tg.load(path if os.path.isabs(path) else os.path.join(corpus, path))
         else:
             raise ConfigError("%s: a telegram needs 'file' or 'hex'" % where)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, tg.frame.FrameError) as e:
         raise ConfigError("%s: %s" % (where, e))
     return tg.with_more_records(data) if more else data
 

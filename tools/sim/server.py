@@ -133,6 +133,8 @@ class Segment:
         table = dict(self.bus.faults)
         table.update(slave.faults)
         for kind in FAULT_ORDER:
+            if kind in ("truncate", "bad_checksum") and len(reply) < 2:
+                continue  # E5h has no checksum to break and nothing to cut
             if not self._fault(slave.name, kind, table):
                 continue
             if kind == "no_reply":
@@ -140,9 +142,9 @@ class Segment:
             if kind == "slow":
                 slow_s = table.get("slow_ms", 250) / 1000
                 delay += slow_s * self.bus.baudrate
-            elif kind == "truncate" and len(reply) > 1:
+            elif kind == "truncate":
                 reply = reply[:self.rng.randint(1, len(reply) - 1)]
-            elif kind == "bad_checksum" and len(reply) > 1:
+            elif kind == "bad_checksum":
                 reply = reply[:-2] + bytes(((reply[-2] + 1) & 0xFF,)) + reply[-1:]
             elif kind == "noise":
                 reply = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 6))) + reply

@@ -68,7 +68,8 @@ class Slave:
     def handle(self, c, a, ci, data):
         """React to one master frame; returns (reply bytes or None, note)."""
         fn = c & FN_MASK
-        fcv = c & frame.C_FCV
+        # A broadcast reaches slaves in any link state: its FCB means nothing.
+        fcv = c & frame.C_FCV and a != frame.ADDR_BROADCAST and a != frame.ADDR_BROADCAST_REPLY
         fcb = 1 if c & frame.C_FCB else 0
         silent = a == frame.ADDR_BROADCAST
         if fn == FN_SND_NKE:

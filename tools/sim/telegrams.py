@@ -6,6 +6,7 @@ from mbus import frame
 from mbus import requests as rq
 
 CI_RSP_UD_FIXED = 0x73
+DIF_MANUFACTURER = 0x0F
 DIF_MORE_RECORDS = 0x1F
 
 
@@ -53,8 +54,18 @@ def with_secondary(data, secondary):
 
 
 def with_more_records(data):
-    """The telegram with a final DIF 1Fh: "more records follow"."""
-    return _rebuild(data, bytes(data[7:-2]) + bytes((DIF_MORE_RECORDS,)))
+    """The telegram announcing "more records follow": its DIF 0Fh (manufacturer
+    data to the end) becomes 1Fh, or a DIF 1Fh is appended."""
+    import mbus
+
+    body = bytearray(data[7:-2])
+    mdata = mbus.decode(data).get("manufacturer_data")
+    at = len(body) - len(mdata) // 2 - 1 if mdata is not None else -1
+    if at >= 0 and body[at] in (DIF_MANUFACTURER, DIF_MORE_RECORDS):
+        body[at] = DIF_MORE_RECORDS
+    else:
+        body.append(DIF_MORE_RECORDS)
+    return _rebuild(data, bytes(body))
 
 
 def closing(data):
