@@ -1,0 +1,117 @@
+# The forwarder drains the outbox: one asyncio task per sink sends that
+# sink's readings in seq order, acknowledges each in the outbox once the
+# sink confirmed it, and backs off (doubling, with jitter, up to the sink's
+# backoff_max) while the sink fails. Nothing here blocks: a send is bounded
+# by the sink's timeout and the outbox is a few small file operations.
+import asyncio
+import random
+
+from sinks import SinkError
+
+_GIVE_UP = 3  # attempts at a reading the far end rejects as such
+
+
+class Forwarder:
+    """Forwarder(outbox, sinks, log=print). await run() forever (mains), or
+    await drain(timeout) to deliver what is queued and stop (battery)."""
+
+    def __init__(self, outbox, sinks, log=print):
+        self.outbox = outbox
+        self.sinks = sinks
+        self.log = log
+        self._wake = {}
+        self.stats = {}
+        for s in sinks:
+            self._wake[s.name] = asyncio.Event()
+            self.stats[s.name] = {"delivered": 0, "failures": 0, "skipped": 0,
+                                  "last_error": None, "last_seq": None, "retry_in_s": 0}
+        outbox.on_append = self.wake
+
+    def wake(self):
+        for ev in self._wake.values():
+            ev.set()
+
+    async def run(self):
+        tasks = [asyncio.create_task(self._deliver(s)) for s in self.sinks]
+        tasks += [asyncio.create_task(s.run()) for s in self.sinks if hasattr(s, "run")]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def drain(self, timeout):
+        """Deliver everything queued, then stop the sinks; True when all
+        sinks caught up within timeout seconds."""
+        runner = asyncio.create_task(self.run())
+        try:
+            await asyncio.wait_for(self._caught_up(), timeout)
+            done = True
+        except asyncio.TimeoutError:
+            done = False
+        runner.cancel()
+        for s in self.sinks:
+            if hasattr(s, "stop"):
+                try:
+                    await asyncio.wait_for(s.stop(), 5)
+                except Exception:
+                    pass
+        return done
+
+    async def _caught_up(self):
+        while any(self.outbox.pending(s.name) for s in self.sinks):
+            await asyncio.sleep(0.05)
+
+    async def _deliver(self, sink):
+        name = sink.name
+        st = self.stats[name]
+        ev = self._wake[name]
+        delay = sink.backoff_min
+        tries = 0
+        while True:
+            ev.clear()
+            item = self.outbox.peek(name)
+            if item is None:
+                await ev.wait()
+                continue
+            seq, body = item
+            try:
+                await sink.send(seq, body)
+            except Exception as e:
+                st["failures"] += 1
+                st["last_error"] = "seq %d: %s" % (seq, e)
+                # only the far end's word makes a reading undeliverable: any
+                # other failure (network, broker, flash, even a bug) is retried
+                tries = tries + 1 if isinstance(e, SinkError) and e.permanent else 0
+                if tries < _GIVE_UP:
+                    if st["failures"] == 1 or delay >= sink.backoff_max:
+                        self.log("forward %s: %s" % (name, st["last_error"]))
+                    st["retry_in_s"] = delay
+                    await asyncio.sleep(delay * (0.75 + random.getrandbits(8) / 512))
+                    delay = min(delay * 2, sink.backoff_max)
+                    continue
+                st["skipped"] += 1
+                self.log("forward %s: giving up on seq %d after %d rejections: %s" % (name, seq, tries, e))
+            else:
+                st["delivered"] += 1
+                st["last_seq"] = seq
+                st["last_error"] = None
+            tries = 0
+            delay = sink.backoff_min
+            st["retry_in_s"] = 0
+            try:
+                self.outbox.ack(name, seq)
+            except Exception as e:  # flash trouble: the cursor moved in RAM anyway
+                self.log("forward %s: %s" % (name, e))
+
+    def status(self):
+        out = {}
+        for s in self.sinks:
+            d = dict(self.stats[s.name])
+            d["kind"] = s.kind
+            d["pending"] = self.outbox.pending(s.name)
+            d.update(s.status())
+            if d.get("last_error") is None and getattr(s, "last_error", None):
+                d["last_error"] = s.last_error
+            out[s.name] = d
+        return out

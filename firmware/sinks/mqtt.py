@@ -1,0 +1,156 @@
+# MQTT sink: each reading goes to <base>/<meter>/state (QoS 1, so it leaves
+# the outbox only after the broker's PUBACK); <base>/status says "online"
+# (retained), the last will says "offline"; Home Assistant discovery
+# configs are published (retained) before a meter's first state on each
+# connection and again when Home Assistant announces itself; a message on
+# <base>/<meter>/poll asks the gateway to read that meter now.
+import asyncio
+import json
+
+from mqtt_client import Client
+from sinks import SinkError, slug, tls_context
+from sinks import hass
+
+VERSION = "0.1.0"
+
+
+class MQTTSink:
+    kind = "mqtt"
+
+    def __init__(self, cfg, gateway, on_poll=None, log=print):
+        self.name = cfg["name"]
+        self.cfg = cfg
+        self.log = log
+        self.on_poll = on_poll
+        self.node = slug(gateway)
+        self.base = cfg.get("base_topic") or "mbus/" + self.node
+        self.status_topic = self.base + "/status"
+        self.discovery = cfg.get("discovery", True)
+        self.prefix = cfg.get("discovery_prefix", "homeassistant")
+        tls = cfg.get("tls", False)
+        self.client = Client(
+            cfg["host"],
+            cfg.get("port") or (8883 if tls else 1883),
+            client_id=cfg.get("client_id") or "mbus-" + self.node,
+            user=cfg.get("user"),
+            password=cfg.get("password"),
+            keepalive=cfg.get("keepalive", 60),
+            ssl=tls_context(cfg.get("ca"), cfg.get("tls_verify", True)) if tls else None,
+            will=(self.status_topic, b"offline", True),
+            timeout=cfg.get("timeout", 10),
+            on_message=self._on_message,
+        )
+        self.backoff_min = cfg.get("backoff_min", 1)
+        self.backoff_max = cfg.get("backoff_max", 300)
+        self.last_error = None
+        self.connects = 0
+        self._up = asyncio.Event()
+        self._meters = {}  # meter -> (slug, header, secondary, medium, field list) for re-announcing
+        self._announced = {}  # meter -> field keys announced on this connection
+        self._slugs = {}  # topic slug -> meter name
+
+    # -- connection -----------------------------------------------------------
+
+    async def run(self):
+        """Keep the connection up (reconnect with backoff) so that commands
+        arrive even while there is nothing to send."""
+        delay = self.backoff_min
+        while True:
+            try:
+                await self._connect()
+                delay = self.backoff_min
+                await self.client.wait_down()
+                self._up.clear()
+                self.last_error = self.client.error
+                self.log("mqtt %s: %s" % (self.name, self.client.error))
+            except Exception as e:
+                self._up.clear()
+                self.client.close()
+                self.last_error = "connect to %s:%s: %s" % (self.client.host, self.client.port, e)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+
+    async def _connect(self):
+        c = self.client
+        await c.connect()
+        self._announced = {}
+        await c.publish(self.status_topic, b"online", retain=True, qos=1)
+        await c.subscribe(self.base + "/+/poll")
+        if self.discovery:
+            await c.subscribe(self.prefix + "/status")
+        self.connects += 1
+        self._up.set()
+
+    async def stop(self):
+        """Say "offline" and leave (used before deep sleep or shutdown)."""
+        c = self.client
+        if c.connected:
+            try:
+                await c.publish(self.status_topic, b"offline", retain=True, qos=1)
+            except Exception:
+                pass
+        await c.disconnect()
+        self._up.clear()
+
+    def _on_message(self, topic, payload):
+        if topic == self.prefix + "/status":
+            if payload == b"online" and self._meters:  # Home Assistant (re)started
+                self._announced = {}
+                asyncio.create_task(self._announce_all())
+            return
+        meter = topic[len(self.base) + 1 : -len("/poll")]
+        if self.on_poll:
+            self.on_poll(self._slugs.get(meter, meter))
+
+    async def _announce_all(self):
+        try:
+            for meter in list(self._meters):
+                await self._announce(meter)
+        except Exception as e:  # the next state publish retries
+            self.last_error = "discovery: %s" % e
+
+    # -- delivery -------------------------------------------------------------
+
+    async def send(self, seq, body):
+        # run() reconnects with its own backoff; until then there is nothing to try
+        await self._up.wait()
+        try:
+            reading = json.loads(body)
+            meter = reading["meter"]
+            tele = reading.get("telegram") or {}
+            found = hass.fields(tele.get("records") or ())
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise SinkError("reading %d is not a reading: %r" % (seq, e), permanent=True)
+        ms = slug(str(meter))
+        self._slugs[ms] = meter
+        if self.discovery and found:
+            header = tele.get("header") or {}
+            keys = [f[0] for f in found]
+            self._meters[meter] = (ms, header, reading.get("secondary_address") or ms,
+                                   [(f[0], f[1], f[2]) for f in found])
+            if self._announced.get(meter) != keys:
+                await self._announce(meter)
+        extra = b',"fields":' + hass.fields_json(found).encode() + b"}"
+        # the stored JSON with the fields spliced in before its closing brace
+        await self.client.publish("%s/%s/state" % (self.base, ms), [memoryview(body)[:-1], extra],
+                                  retain=self.cfg.get("retain", True), qos=1)
+
+    async def _announce(self, meter):
+        ms, header, secondary, found = self._meters[meter]
+        dev = hass.device(meter, header, secondary)
+        origin = {"name": "mbus-gateway", "sw_version": VERSION}
+        medium = header.get("medium")
+        state = "%s/%s/state" % (self.base, ms)
+        for key, quantity, unit in found:
+            cfg = hass.sensor_config(key, quantity, unit, dev, medium, state, self.status_topic, origin)
+            await self.client.publish("%s/sensor/%s/%s_%s/config" % (self.prefix, self.node, ms, key),
+                                      json.dumps(cfg), retain=True, qos=1)
+        if self.on_poll:
+            cfg = hass.button_config(dev, "%s/%s/poll" % (self.base, ms), self.status_topic, origin)
+            await self.client.publish("%s/button/%s/%s_poll/config" % (self.prefix, self.node, ms),
+                                      json.dumps(cfg), retain=True, qos=1)
+        self._announced[meter] = [f[0] for f in found]
+
+    def status(self):
+        return {"connected": self.client.connected, "connects": self.connects,
+                "broker": "%s:%s" % (self.client.host, self.client.port)}
