@@ -67,14 +67,15 @@ def _errno(e):
 
 
 def _makedirs(path):
-    part = ""
+    part = "/" if path.startswith("/") else ""
     for name in path.split("/"):
-        part = part + "/" + name if part or path.startswith("/") else name
         if name:
+            part += name
             try:
                 os.mkdir(part)
             except OSError:
                 pass  # exists (anything else shows up at the first write)
+            part += "/"
 
 
 def _size(path):
@@ -124,6 +125,11 @@ class Outbox:
         self._ack = {}
         self._pos = {}  # sink -> (seq, segment, offset) of its next record
         _makedirs(self.path)
+        try:  # a reading bigger than a quarter of the filesystem is refused
+            st = os.statvfs(self.path)
+            self._max_body = min(_MAX_BODY, st[0] * st[2] // 4)
+        except (OSError, AttributeError):
+            self._max_body = _MAX_BODY
         segs = []
         for name in os.listdir(self.path):
             if name.endswith(".tmp"):
@@ -186,15 +192,19 @@ class Outbox:
         seq = self._next
         reading["seq"] = seq
         body = json.dumps(reading, **_dumps_kw).encode()
-        if len(body) > _MAX_BODY:
-            raise OutboxError("outbox: reading of %d bytes is too large to store" % len(body))
+        if len(body) > self._max_body:
+            # refused before anything older is dropped to make room for it
+            raise OutboxError("outbox: reading seq %d of %d bytes is too large to store (limit %d)"
+                              % (seq, len(body), self._max_body))
         head = b"#%08x%06x%08x\n" % (seq, len(body), crc32(body) & 0xFFFFFFFF)
+        dropped = self.dropped
         while True:
             try:
                 self._write_record(seq, head, body)
                 break
             except OSError as e:
-                self._roll = True  # never append after a possibly torn record
+                if not self._segs or _size(self._seg_path(self._segs[-1])) != self._end:
+                    self._roll = True  # never append after a possibly torn record
                 err = _errno(e)
                 if err == _ENOSPC and self._make_room():
                     continue
@@ -210,7 +220,7 @@ class Outbox:
         over = self._next - self._head() - self.capacity
         if over > 0:
             self._drop(self._head() + over, "queue full (capacity %d)" % self.capacity)
-        else:
+        if self.dropped == dropped:
             self._drop_streak = 0
         if self.on_append:
             self.on_append()
