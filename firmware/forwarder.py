@@ -4,6 +4,7 @@
 # backoff_max) while the sink fails. Nothing here blocks: a send is bounded
 # by the sink's timeout and the outbox is a few small file operations.
 import asyncio
+import gc
 import random
 
 from sinks import SinkError
@@ -62,6 +63,21 @@ class Forwarder:
         while any(self.outbox.pending(s.name) for s in self.sinks):
             await asyncio.sleep(0.05)
 
+    async def _attempt(self, sink):
+        """Send the next reading: None when there is none, else (seq, the
+        error or None); seq 0 when the outbox itself failed."""
+        try:
+            item = self.outbox.peek(sink.name)
+        except Exception as e:  # flash or memory trouble: the reading stays queued
+            return 0, e
+        if item is None:
+            return None
+        try:
+            await sink.send(item[0], item[1])
+        except Exception as e:
+            return item[0], e
+        return item[0], None
+
     async def _deliver(self, sink):
         name = sink.name
         st = self.stats[name]
@@ -70,16 +86,20 @@ class Forwarder:
         tries = 0
         while True:
             ev.clear()
-            item = self.outbox.peek(name)
-            if item is None:
+            done = await self._attempt(sink)
+            if done is None:
                 await ev.wait()
                 continue
-            seq, body = item
-            try:
-                await sink.send(seq, body)
-            except Exception as e:
+            seq, e = done
+            if e is None:
+                st["delivered"] += 1
+                st["last_seq"] = seq
+                st["last_error"] = None
+            else:
+                if isinstance(e, MemoryError):
+                    gc.collect()
                 st["failures"] += 1
-                st["last_error"] = "seq %d: %s" % (seq, e)
+                st["last_error"] = "seq %d: %s" % (seq, e) if seq else "outbox: %r" % e
                 # only the far end's word makes a reading undeliverable: any
                 # other failure (network, broker, flash, even a bug) is retried
                 tries = tries + 1 if isinstance(e, SinkError) and e.permanent else 0
@@ -91,18 +111,14 @@ class Forwarder:
                     delay = min(delay * 2, sink.backoff_max)
                     continue
                 st["skipped"] += 1
-                self.log("forward %s: giving up on seq %d after %d rejections: %s" % (name, seq, tries, e))
-            else:
-                st["delivered"] += 1
-                st["last_seq"] = seq
-                st["last_error"] = None
+                self.log("forward %s: gave up on seq %d after %d rejections: %s" % (name, seq, tries, e))
             tries = 0
             delay = sink.backoff_min
             st["retry_in_s"] = 0
             try:
                 self.outbox.ack(name, seq)
-            except Exception as e:  # flash trouble: the cursor moved in RAM anyway
-                self.log("forward %s: %s" % (name, e))
+            except Exception as err:  # flash trouble: the cursor moved in RAM anyway
+                self.log("forward %s: %s" % (name, err))
 
     def status(self):
         out = {}

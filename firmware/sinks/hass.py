@@ -55,15 +55,27 @@ def _number(v, div):
     return _number(v / div, 1)
 
 
+def _key(r):
+    key = r["quantity"] + _SUFFIX.get(r["function"], "")
+    if r.get("tariff"):
+        key += "_tariff%d" % r["tariff"]
+    if r.get("subunit"):
+        key += "_subunit%d" % r["subunit"]
+    return key
+
+
 def fields(records):
     """[(key, quantity, HA unit, number text)] of the records that make
-    entities, first of each key wins."""
+    entities: current values (storage 0), first of each key; a quantity a
+    meter reports only as stored values (some gas meters) comes from its
+    lowest storage number, keyed <key>_storage<n>."""
     out = []
     seen = {}
+    current = {}  # quantities with a current value
+    stored = {}  # key -> (storage, record) for quantities without a current value
     for r in records:
         spec = QUANTITIES.get(r.get("quantity"))
-        fn = r.get("function")
-        if spec is None or r.get("storage") != 0 or fn not in ("instantaneous", "maximum", "minimum"):
+        if spec is None or r.get("function") not in ("instantaneous", "maximum", "minimum"):
             continue
         for unit, ha_unit, div in spec[3]:
             if unit == r.get("unit"):
@@ -73,14 +85,18 @@ def fields(records):
         num = _number(r.get("value"), div)
         if num is None:
             continue
-        key = r["quantity"] + _SUFFIX.get(fn, "")
-        if r.get("tariff"):
-            key += "_tariff%d" % r["tariff"]
-        if r.get("subunit"):
-            key += "_subunit%d" % r["subunit"]
-        if key not in seen:
+        key = _key(r)
+        st = r.get("storage") or 0
+        if st:
+            if key not in stored or st < stored[key][0]:
+                stored[key] = (st, r["quantity"], ha_unit, num)
+        elif key not in seen:
+            current[r["quantity"]] = True
             seen[key] = True
             out.append((key, r["quantity"], ha_unit, num))
+    for key, (st, quantity, ha_unit, num) in stored.items():
+        if quantity not in current:
+            out.append(("%s_storage%d" % (key, st), quantity, ha_unit, num))
     return out
 
 

@@ -18,10 +18,10 @@ class HTTPSink:
         self.log = log
         self.url = cfg["url"]
         self.tls, self.host, self.port, self.path = parse_url(self.url)
-        self.timeout = cfg.get("timeout", 10)
-        self.backoff_min = cfg.get("backoff_min", 1)
-        self.backoff_max = cfg.get("backoff_max", 300)
-        self.ssl = tls_context(cfg.get("ca"), cfg.get("tls_verify", True)) if self.tls else None
+        self.timeout = cfg["timeout"]
+        self.backoff_min = cfg["backoff_min"]
+        self.backoff_max = cfg["backoff_max"]
+        self.ssl = tls_context(cfg.get("ca"), cfg["tls_verify"]) if self.tls else None
         host = self.host if self.port == (443 if self.tls else 80) else "%s:%d" % (self.host, self.port)
         auth = "Authorization: Bearer %s\r\n" % cfg["token"] if cfg.get("token") else ""
         # everything but the length and key is the same for every request

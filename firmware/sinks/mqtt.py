@@ -19,29 +19,29 @@ class MQTTSink:
 
     def __init__(self, cfg, gateway, on_poll=None, log=print):
         self.name = cfg["name"]
-        self.cfg = cfg
+        self.retain = cfg["retain"]
         self.log = log
         self.on_poll = on_poll
         self.node = slug(gateway)
         self.base = cfg.get("base_topic") or "mbus/" + self.node
         self.status_topic = self.base + "/status"
-        self.discovery = cfg.get("discovery", True)
-        self.prefix = cfg.get("discovery_prefix", "homeassistant")
-        tls = cfg.get("tls", False)
+        self.discovery = cfg["discovery"]
+        self.prefix = cfg["discovery_prefix"]
+        tls = cfg["tls"]
         self.client = Client(
             cfg["host"],
             cfg.get("port") or (8883 if tls else 1883),
             client_id=cfg.get("client_id") or "mbus-" + self.node,
             user=cfg.get("user"),
             password=cfg.get("password"),
-            keepalive=cfg.get("keepalive", 60),
-            ssl=tls_context(cfg.get("ca"), cfg.get("tls_verify", True)) if tls else None,
+            keepalive=cfg["keepalive"],
+            ssl=tls_context(cfg.get("ca"), cfg["tls_verify"]) if tls else None,
             will=(self.status_topic, b"offline", True),
-            timeout=cfg.get("timeout", 10),
+            timeout=cfg["timeout"],
             on_message=self._on_message,
         )
-        self.backoff_min = cfg.get("backoff_min", 1)
-        self.backoff_max = cfg.get("backoff_max", 300)
+        self.backoff_min = cfg["backoff_min"]
+        self.backoff_max = cfg["backoff_max"]
         self.last_error = None
         self.connects = 0
         self._up = asyncio.Event()
@@ -117,23 +117,25 @@ class MQTTSink:
         try:
             reading = json.loads(body)
             meter = reading["meter"]
+            secondary = reading.get("secondary_address")
             tele = reading.get("telegram") or {}
             found = hass.fields(tele.get("records") or ())
+            h = tele.get("header") or {}
+            header = {k: h[k] for k in ("id", "manufacturer", "medium", "version") if k in h}
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise SinkError("reading %d is not a reading: %r" % (seq, e), permanent=True)
+        reading = tele = h = None  # the parsed reading is big: let it go before sending
         ms = slug(str(meter))
         self._slugs[ms] = meter
         if self.discovery and found:
-            header = tele.get("header") or {}
             keys = [f[0] for f in found]
-            self._meters[meter] = (ms, header, reading.get("secondary_address") or ms,
-                                   [(f[0], f[1], f[2]) for f in found])
+            self._meters[meter] = (ms, header, secondary or ms, [(f[0], f[1], f[2]) for f in found])
             if self._announced.get(meter) != keys:
                 await self._announce(meter)
         extra = b',"fields":' + hass.fields_json(found).encode() + b"}"
         # the stored JSON with the fields spliced in before its closing brace
         await self.client.publish("%s/%s/state" % (self.base, ms), [memoryview(body)[:-1], extra],
-                                  retain=self.cfg.get("retain", True), qos=1)
+                                  retain=self.retain, qos=1)
 
     async def _announce(self, meter):
         ms, header, secondary, found = self._meters[meter]
