@@ -7,9 +7,19 @@ import asyncio
 import gc
 import random
 
-from sinks import SinkError
+from outbox import Outbox
+from sinks import SinkError, build_sinks
 
 _GIVE_UP = 3  # attempts at a reading the far end rejects as such
+
+
+def setup(sinks, path="/outbox", capacity=200, gateway="mbus-gateway", on_poll=None, log=print):
+    """The firmware's one call: sinks built from the config's validated
+    "sinks" list, the outbox in path, and the Forwarder draining it. Then
+    asyncio.create_task(fw.run()), fw.outbox.append(reading) per reading,
+    fw.status() for the API."""
+    built = build_sinks(sinks, gateway, on_poll, log)
+    return Forwarder(Outbox(path, capacity, [s.name for s in built], log=log), built, log)
 
 
 class Forwarder:
@@ -121,6 +131,8 @@ class Forwarder:
                 self.log("forward %s: %s" % (name, err))
 
     def status(self):
+        """{"outbox": queued, dropped, ...; "sinks": {name: delivered,
+        failures, skipped, last_error, pending, ...}}"""
         out = {}
         for s in self.sinks:
             d = dict(self.stats[s.name])
@@ -130,4 +142,4 @@ class Forwarder:
             if d.get("last_error") is None and getattr(s, "last_error", None):
                 d["last_error"] = s.last_error
             out[s.name] = d
-        return out
+        return {"outbox": self.outbox.status(), "sinks": out}

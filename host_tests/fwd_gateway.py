@@ -14,9 +14,7 @@ import asyncio
 import json
 import sys
 
-from forwarder import Forwarder
-from outbox import Outbox
-from sinks import build_sinks
+import forwarder
 from sinks.check import validate_sinks
 
 
@@ -30,10 +28,9 @@ async def main(cfg):
         for e in errors:
             print("CONFIG", e)
         return 2
-    sinks = build_sinks(cfg["sinks"], gateway=cfg.get("gateway", "gw"),
-                        on_poll=lambda meter: print("POLL", meter), log=log)
-    ob = Outbox(cfg["outbox"], capacity=cfg.get("capacity", 1000), sinks=[s.name for s in sinks], log=log)
-    fw = Forwarder(ob, sinks, log=log)
+    fw = forwarder.setup(cfg["sinks"], cfg["outbox"], cfg.get("capacity", 1000), cfg.get("gateway", "gw"),
+                         on_poll=lambda meter: print("POLL", meter), log=log)
+    ob, sinks = fw.outbox, fw.sinks
     task = asyncio.create_task(fw.run())
     templates = cfg["readings"]
     for i in range(cfg.get("count", 0)):
@@ -47,7 +44,7 @@ async def main(cfg):
         waited += 1
     if cfg.get("hold_s"):
         await asyncio.sleep(cfg["hold_s"])
-    print("STATUS", json.dumps({"outbox": ob.status(), "sinks": fw.status()}))
+    print("STATUS", json.dumps(fw.status()))
     task.cancel()
     return 0
 

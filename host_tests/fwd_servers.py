@@ -133,7 +133,7 @@ class Subscriber:
             return [json.loads(p) for t, p, _r in self.messages if t.endswith("/state")]
 
 
-def retained(broker, topic, timeout=2):
+def retained(broker, topic, timeout=1):
     """Every retained message under topic: {topic: payload}."""
     out = subprocess.run(
         ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t", topic,
@@ -151,7 +151,7 @@ class Receiver:
     fail_count requests were refused), "hang" (read, never answer),
     "reject" (400). Records (headers, body) of accepted POSTs."""
 
-    def __init__(self, mode="ok", fail_count=0, token=None):
+    def __init__(self, mode="ok", fail_count=0, token=None, port=0):
         self.mode, self.fail_count, self.token = mode, fail_count, token
         self.accepted = []
         self.refused = 0
@@ -188,7 +188,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(text)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d/readings" % self.port
