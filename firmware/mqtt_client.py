@@ -10,6 +10,8 @@
 # share one lock, and the reader task never writes (subscriptions are QoS 0).
 import asyncio
 
+from tcp import one_buffer, open_stream
+
 try:
     from micropython import const
 except ImportError:
@@ -154,11 +156,7 @@ class Client:
         self._tasks = (asyncio.create_task(self._reader()), asyncio.create_task(self._pinger()))
 
     async def _open(self):
-        if self.ssl:
-            self._r, self._w = await asyncio.open_connection(
-                self.host, self.port, ssl=self.ssl, server_hostname=self.server_hostname or self.host)
-        else:
-            self._r, self._w = await asyncio.open_connection(self.host, self.port)
+        self._r, self._w = await open_stream(self.host, self.port, self.ssl, self.server_hostname)
         self._w.write(connect_packet(self.client_id, self.keepalive, self.user, self.password, self.will))
         await self._w.drain()
         kind, _flags, body = await self._packet()
@@ -236,6 +234,8 @@ class Client:
             w = self._w
             if w is None or self._down.is_set():
                 raise MQTTError("not connected")
+            if self.ssl and len(parts) > 1:
+                parts = (one_buffer(parts),)
             for p in parts:
                 w.write(p)
             self._sent = True

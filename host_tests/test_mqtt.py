@@ -209,7 +209,7 @@ def test_broker_outage_loses_nothing(interp, broker, tmp_path):
 @pytest.mark.parametrize("interp", ["micropython"])
 def test_last_will_and_poll_command(interp, broker, tmp_path):
     gw = Gateway(interp, tmp_path, gateway="gw1", sinks=[mqtt_sink(broker)], readings=[reading("heat1")],
-                 count=1, hold_s=30)
+                 count=2, interval_ms=6000, hold_s=30)
     try:
         gw.wait_line(lambda line: line.startswith("A 1"))
         deadline = time.monotonic() + 10
@@ -221,11 +221,12 @@ def test_last_will_and_poll_command(interp, broker, tmp_path):
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "mbus/gw1/heat1/poll", "-m", "PRESS"],
                        check=True)
         gw.wait_line(lambda line: line == "POLL heat1", timeout=10)
-        # Home Assistant restarted with an empty broker: discovery comes again
+        # Home Assistant restarted with an empty broker: discovery comes again with the next state
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "homeassistant/sensor/gw1/heat1_energy/config",
                         "-r", "-n"], check=True)
         subprocess.run(["mosquitto_pub", "-p", str(broker.port), "-t", "homeassistant/status", "-m", "online"],
                        check=True)
+        gw.wait_line(lambda line: line.startswith("A 2 "))
         deadline = time.monotonic() + 10
         while "homeassistant/sensor/gw1/heat1_energy/config" not in retained(broker, "homeassistant/#", 1):
             assert time.monotonic() < deadline, "discovery not re-sent after Home Assistant's birth message"

@@ -5,6 +5,7 @@
 import asyncio
 
 from sinks import SinkError, parse_url, tls_context
+from tcp import one_buffer, open_stream
 
 # the receiver rejects this very reading: retrying it is pointless
 _PERMANENT = (400, 409, 413, 415, 422)
@@ -40,14 +41,13 @@ class HTTPSink:
             raise SinkError("%s answered %d %s" % (self.url, status, reason), status in _PERMANENT)
 
     async def _post(self, seq, body):
-        if self.ssl:
-            r, w = await asyncio.open_connection(self.host, self.port, ssl=self.ssl, server_hostname=self.host)
-        else:
-            r, w = await asyncio.open_connection(self.host, self.port)
+        r, w = await open_stream(self.host, self.port, self.ssl)
         try:
-            w.write(self._head)
-            w.write(b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)))
-            w.write(body)
+            parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)), body)
+            if self.ssl:
+                parts = (one_buffer(parts),)
+            for p in parts:
+                w.write(p)
             await w.drain()
             line = await r.readline()
         finally:

@@ -2,7 +2,7 @@
 # the outbox only after the broker's PUBACK); <base>/status says "online"
 # (retained), the last will says "offline"; Home Assistant discovery
 # configs are published (retained) before a meter's first state on each
-# connection and again when Home Assistant announces itself; a message on
+# connection and again after Home Assistant announced itself; a message on
 # <base>/<meter>/poll asks the gateway to read that meter now.
 import asyncio
 import json
@@ -45,7 +45,6 @@ class MQTTSink:
         self.last_error = None
         self.connects = 0
         self._up = asyncio.Event()
-        self._meters = {}  # meter -> (slug, header, secondary, medium, field list) for re-announcing
         self._announced = {}  # meter -> field keys announced on this connection
         self._slugs = {}  # topic slug -> meter name
 
@@ -94,20 +93,12 @@ class MQTTSink:
 
     def _on_message(self, topic, payload):
         if topic == self.prefix + "/status":
-            if payload == b"online" and self._meters:  # Home Assistant (re)started
+            if payload == b"online":  # Home Assistant (re)started: announce again with each meter's next state
                 self._announced = {}
-                asyncio.create_task(self._announce_all())
             return
         meter = topic[len(self.base) + 1 : -len("/poll")]
         if self.on_poll:
             self.on_poll(self._slugs.get(meter, meter))
-
-    async def _announce_all(self):
-        try:
-            for meter in list(self._meters):
-                await self._announce(meter)
-        except Exception as e:  # the next state publish retries
-            self.last_error = "discovery: %s" % e
 
     # -- delivery -------------------------------------------------------------
 
@@ -129,21 +120,20 @@ class MQTTSink:
         self._slugs[ms] = meter
         if self.discovery and found:
             keys = [f[0] for f in found]
-            self._meters[meter] = (ms, header, secondary or ms, [(f[0], f[1], f[2]) for f in found])
             if self._announced.get(meter) != keys:
-                await self._announce(meter)
+                await self._announce(meter, ms, header, secondary or ms, found)
+                self._announced[meter] = keys
         extra = b',"fields":' + hass.fields_json(found).encode() + b"}"
         # the stored JSON with the fields spliced in before its closing brace
         await self.client.publish("%s/%s/state" % (self.base, ms), [memoryview(body)[:-1], extra],
                                   retain=self.retain, qos=1)
 
-    async def _announce(self, meter):
-        ms, header, secondary, found = self._meters[meter]
+    async def _announce(self, meter, ms, header, secondary, found):
         dev = hass.device(meter, header, secondary)
         origin = {"name": "mbus-gateway", "sw_version": VERSION}
         medium = header.get("medium")
         state = "%s/%s/state" % (self.base, ms)
-        for key, quantity, unit in found:
+        for key, quantity, unit, _value in found:
             cfg = hass.sensor_config(key, quantity, unit, dev, medium, state, self.status_topic, origin)
             await self.client.publish("%s/sensor/%s/%s_%s/config" % (self.prefix, self.node, ms, key),
                                       json.dumps(cfg), retain=True, qos=1)
@@ -151,7 +141,6 @@ class MQTTSink:
             cfg = hass.button_config(dev, "%s/%s/poll" % (self.base, ms), self.status_topic, origin)
             await self.client.publish("%s/button/%s/%s_poll/config" % (self.prefix, self.node, ms),
                                       json.dumps(cfg), retain=True, qos=1)
-        self._announced[meter] = [f[0] for f in found]
 
     def status(self):
         return {"connected": self.client.connected, "connects": self.connects,
