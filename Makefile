@@ -47,6 +47,11 @@ demo: venv
 bench: venv
 	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
 
+# Long property-test campaign against the decoder (minutes; not in make test).
+.PHONY: fuzz
+fuzz: venv
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest host_tests/test_properties.py -q
+
 # .mpy files for a board, in build/<arch>/ (used by deploy).
 mpy: venv
 	$(PY) tools/build_mpy.py --arch xtensawin --out build/xtensawin

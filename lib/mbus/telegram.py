@@ -1,0 +1,470 @@
+# Application layer (EN 13757-3): CI field, header and data records of one
+# telegram, decoded into the JSON-ready dict of README "The JSON telegram".
+# Works on offsets into one memoryview; values are scaled to the base unit of
+# their quantity as libmbus's normalized output does.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from mbus import tables as T
+from mbus import values as V
+from mbus.errors import DecodeError, UnsupportedError
+from mbus.frame import parse as parse_frame
+
+MAX_DIFE = const(10)
+MAX_VIFE = const(10)
+LONG_HEADER = const(12)
+SHORT_HEADER = const(4)
+FIXED_LENGTH = const(16)
+
+_EXTRAS = ("modifiers", "record_error", "vib")
+
+
+def view(data):
+    """A byte memoryview of data; anything else is a DecodeError."""
+    try:
+        mv = memoryview(data)
+        # CPython only: other formats, shapes or strides become plain bytes.
+        if getattr(mv, "format", "B") != "B" or not getattr(mv, "c_contiguous", True) \
+                or getattr(mv, "ndim", 1) != 1:
+            mv = memoryview(mv.tobytes())
+    except (TypeError, ValueError) as e:
+        raise DecodeError("expected bytes, bytearray or memoryview: %s" % e)
+    return mv
+
+
+def decode(data):
+    """Decode one whole frame (bytes, bytearray or memoryview) to a dict.
+
+    The link layer is checked first. Raises an MBusError subclass naming
+    the problem and its byte offset in the frame.
+    """
+    mv = view(data)
+    kind, c, a, ci, start, end = parse_frame(mv)
+    if ci is None:
+        raise UnsupportedError("a %s frame carries no telegram" % kind, 0)
+    return telegram(mv, start - 1, end, {"type": kind, "c": c, "a": a, "ci": ci})
+
+
+def decode_user_data(data):
+    """Decode application-layer user data that starts with the CI field."""
+    mv = view(data)
+    if not len(mv):
+        raise DecodeError("empty user data: the CI field is missing", 0)
+    return telegram(mv, 0, len(mv), {"type": "user_data", "c": None, "a": None, "ci": mv[0]})
+
+
+def merge(telegrams):
+    """One telegram from the decoded telegrams of consecutive frames of a meter.
+
+    Header and frame come from the first, records and manufacturer data are
+    concatenated in order, and more_records_follow is False.
+    """
+    if not telegrams:
+        raise DecodeError("no telegrams to merge")
+    out = dict(telegrams[0])
+    address = out["header"]["secondary_address"]
+    records = []
+    mdata = None
+    for k, t in enumerate(telegrams):
+        other = t["header"]["secondary_address"]
+        if address and other and other != address:
+            raise DecodeError("telegram %d comes from meter %s, not %s" % (k, other, address))
+        records.extend(t["records"])
+        if "manufacturer_data" in t:
+            mdata = (mdata or "") + t["manufacturer_data"]
+    out["records"] = records
+    out["more_records_follow"] = False
+    if mdata is not None:
+        out["manufacturer_data"] = mdata
+    return out
+
+
+def telegram(mv, i, end, frame):
+    """Telegram from the CI field at mv[i] up to mv[end]."""
+    ci = mv[i]
+    i += 1
+    n = end - i
+    tg = {"frame": frame, "header": None, "records": [], "more_records_follow": False}
+    if ci == 0x72 or ci == 0x76:
+        big = ci == 0x76
+        if n < LONG_HEADER:
+            raise DecodeError("long header needs 12 bytes, only %d follow the CI field" % n, end)
+        tg["header"] = header(V.hexstr(mv, i, 4, not big), V.integer(mv, i + 4, 2, big, False), mv[i + 6],
+                              mv[i + 7], mv[i + 8], mv[i + 9], V.integer(mv, i + 10, 2, big, False))
+        records(mv, i + LONG_HEADER, end, big, tg)
+    elif ci == 0x7A:
+        if n < SHORT_HEADER:
+            raise DecodeError("short header needs 4 bytes, only %d follow the CI field" % n, end)
+        tg["header"] = header(None, None, None, None, mv[i], mv[i + 1], V.integer(mv, i + 2, 2, False, False))
+        records(mv, i + SHORT_HEADER, end, False, tg)
+    elif ci == 0x78:
+        tg["header"] = header(None, None, None, None, None, None, None)
+        records(mv, i, end, False, tg)
+    elif ci == 0x73 or ci == 0x77:
+        fixed(mv, i, end, ci == 0x77, tg)
+    elif ci == 0x70 or ci == 0x71:
+        tg["header"] = header(None, None, None, None, None, None, None)
+        if ci == 0x71:
+            tg["alarm"] = V.integer(mv, i, n, False, False)
+        else:
+            # Application error; no code at all means "unspecified" (code 0).
+            code = mv[i] if n else 0
+            msgs = T.APPLICATION_ERRORS
+            msg = T.name(msgs[code]).replace("_", " ") if code < len(msgs) else "reserved"
+            tg["error"] = {"code": code, "message": msg}
+    else:
+        what = T.MASTER_CI.get(ci)
+        if what:
+            raise UnsupportedError("CI field 0x%02X (%s) is sent by a master, not a slave response" % (ci, what),
+                                   i - 1)
+        raise UnsupportedError("unknown CI field 0x%02X" % ci, i - 1)
+    return tg
+
+
+def header(ident, man, version, medium, access, status, signature):
+    h = {"id": ident, "manufacturer": None, "version": version, "medium": None, "medium_code": medium,
+         "access_number": access, "status": status, "status_flags": None, "signature": signature,
+         "secondary_address": None}
+    if man is not None:
+        h["manufacturer"] = chr(((man >> 10) & 0x1F) + 64) + chr(((man >> 5) & 0x1F) + 64) + chr((man & 0x1F) + 64)
+        # Manufacturer in mode 1 wire order (low byte first), as the master's select sends it.
+        h["secondary_address"] = "%s%02X%02X%02X%02X" % (ident, man & 0xFF, man >> 8, version, medium)
+    if medium is not None:
+        names = T.MEDIUMS
+        h["medium"] = T.name(names[medium]) if medium < len(names) else "reserved"
+    if status is not None:
+        flags = []
+        state = T.APPLICATION_STATES[status & 3]
+        if state:
+            flags.append(state)
+        for bit in range(6):
+            if status & (4 << bit):
+                flags.append(T.STATUS_BITS[bit])
+        h["status_flags"] = flags
+    return h
+
+
+def records(mv, i, end, big, tg):
+    """Data records from mv[i] to mv[end] into tg (records, special functions)."""
+    out = tg["records"]
+    functions = T.FUNCTIONS
+    lengths = T.DATA_LENGTH
+    name = T.name
+    rows = T.PRIMARY
+    index = T.PRIMARY_INDEX
+    while i < end:
+        at = i
+        dif = mv[i]
+        i += 1
+        coding = dif & 0x0F
+        if coding == 0x0F:
+            if dif == 0x2F:
+                continue  # idle filler
+            if dif == 0x0F or dif == 0x1F:
+                # Manufacturer data header: the rest of the user data is the
+                # manufacturer's; 1Fh adds "more records follow".
+                tg["manufacturer_data"] = V.hexstr(mv, i, end - i)
+                tg["more_records_follow"] = dif == 0x1F
+                return
+            if dif == 0x7F:
+                out.append({"function": "instantaneous", "storage": 0, "tariff": 0, "subunit": 0,
+                            "quantity": "global_readout", "unit": "", "value": None})
+                continue
+            raise UnsupportedError("DIF 0x%02X is a reserved special function" % dif, at)
+        storage = (dif >> 6) & 1
+        tariff = subunit = 0
+        if dif & 0x80:
+            n = 0
+            while True:
+                if i >= end:
+                    raise DecodeError("record ends inside its DIFE chain", i)
+                if n == MAX_DIFE:
+                    raise DecodeError("more than 10 DIFEs in one record", i)
+                dife = mv[i]
+                i += 1
+                storage |= (dife & 0x0F) << (1 + 4 * n)
+                tariff |= ((dife >> 4) & 3) << (2 * n)
+                subunit |= ((dife >> 6) & 1) << n
+                n += 1
+                if not dife & 0x80:
+                    break
+        if i >= end:
+            raise DecodeError("record ends before its VIF", i)
+        vif = mv[i]
+        base = vif & 0x7F
+        if vif & 0x80 or base == 0x7C:
+            i, vi, x = extended_vib(mv, i, end)
+        else:
+            i += 1
+            r = index[base] * 5
+            vi = (name(rows[r + 1]), name(rows[r + 2]), rows[r + 3] - 128 + base - rows[r], rows[r + 4])
+            x = {"vib": V.hexstr(mv, i - 1, 1)} if vi[3] == T.RESERVED else None
+        # Data field; LVAR sizes per the EN 13757-3 LVAR table.
+        if coding == 0x0D:
+            if i >= end:
+                raise DecodeError("record ends before its LVAR length byte", i)
+            lv = mv[i]
+            if lv <= 0xBF:
+                size = lv  # text
+            elif 0xC0 <= lv <= 0xC9 or 0xD0 <= lv <= 0xD9:
+                size = lv & 0x0F  # BCD of 2*size digits, positive (Cxh) or negative (Dxh)
+            elif 0xE0 <= lv <= 0xEF:
+                size = lv - 0xE0  # binary number
+            elif 0xF0 <= lv <= 0xFA:
+                size = 4 * (lv - 0xEC)  # binary number of 4*(LVAR-ECh) bytes
+            else:
+                raise UnsupportedError("LVAR 0x%02X is reserved" % lv, i)
+            i += 1
+        else:
+            size = lengths[coding]
+        if i + size > end:
+            raise DecodeError("record data needs %d bytes, only %d left" % (size, end - i), i)
+        quantity, unit, v, why = value(mv, i, size, coding, big, vi, x)
+        # One literal with every key: the dict is sized once, not regrown.
+        rec = {"function": functions[(dif >> 4) & 3], "storage": storage, "tariff": tariff,
+               "subunit": subunit, "quantity": quantity, "unit": unit, "value": v}
+        if x or why:
+            for key in _EXTRAS:
+                if x and key in x:
+                    rec[key] = x[key]
+            if why:
+                rec["invalid"] = why
+            if why or "vib" in x:
+                rec["raw"] = V.hexstr(mv, i, size)
+        i += size
+        out.append(rec)
+
+
+def extended_vib(mv, i, end):
+    """VIF at mv[i] with VIFEs or plain text: (next offset, VIF info, extras).
+
+    VIF info is (quantity, unit, exponent, kind); extras holds what the
+    VIFEs add: corrections (scale, offset, unit, kind, duration) for value()
+    and record keys (modifiers, record_error, vib).
+    """
+    base = mv[i] & 0x7F
+    x = {}
+    if base == 0x7C:
+        ve, nv, text, j = plain_text(mv, i, end)
+        vi = ("plain_text", text, 0, T.DEC)
+    else:
+        ve, nv, j = vife_chain(mv, i + 1, end)
+        if base == 0x7D or base == 0x7B:
+            code = mv[ve] & 0x7F
+            rows, index = (T.EXT_FD, T.FD_INDEX) if base == 0x7D else (T.EXT_FB, T.FB_INDEX)
+            ve += 1
+            nv -= 1
+        else:
+            code = base
+            rows, index = T.PRIMARY, T.PRIMARY_INDEX
+        r = index[code] * 5
+        vi = (T.name(rows[r + 1]), T.name(rows[r + 2]), rows[r + 3] - 128 + code - rows[r], rows[r + 4])
+        if base == 0x7F:
+            # Manufacturer-specific VIF: its VIFEs are the manufacturer's too.
+            nv = 0
+        if base == 0x7F or vi[3] == T.RESERVED:
+            x["vib"] = V.hexstr(mv, i, j - i)
+    if nv:
+        orthogonal(mv, ve, nv, x)
+    return j, vi, x
+
+
+def vife_chain(mv, j, end):
+    """(first VIFE offset, count, offset after the chain)."""
+    start = j
+    while True:
+        if j >= end:
+            raise DecodeError("record ends inside its VIFE chain", j)
+        if j - start == MAX_VIFE:
+            raise DecodeError("more than 10 VIFEs in one record", j)
+        j += 1
+        if not mv[j - 1] & 0x80:
+            return start, j - start, j
+
+
+def plain_text(mv, i, end):
+    """Plain-text VIF at mv[i]: (VIFE offset, VIFE count, unit, next offset).
+
+    EN 13757-3 puts the length byte and the ASCII unit after the VIFEs. Many
+    devices (and libmbus) put them right after the VIF; that order is used
+    when the standard one does not fit the data (too long or not ASCII).
+    """
+    ext = mv[i] & 0x80
+    if ext:
+        try:
+            ve, nv, j = vife_chain(mv, i + 1, end)
+            n = mv[j] if j < end else 255
+            if j + 1 + n <= end:
+                for k in range(j + 1, j + 1 + n):
+                    if not 0x20 <= mv[k] <= 0x7E:
+                        break
+                else:
+                    return ve, nv, V.text(mv, j + 1, n), j + 1 + n
+        except DecodeError:
+            pass
+    j = i + 1
+    if j >= end:
+        raise DecodeError("record ends before its plain-text VIF length", j)
+    n = mv[j]
+    if j + 1 + n > end:
+        raise DecodeError("plain-text VIF of %d characters runs past the end of the data" % n, j)
+    text = V.text(mv, j + 1, n)
+    j += 1 + n
+    if ext:
+        ve, nv, j = vife_chain(mv, j, end)
+        return ve, nv, text, j
+    return j, 0, text, j
+
+
+def orthogonal(mv, j, count, x):
+    """Read combinable (orthogonal) VIFEs mv[j:j+count] into extras x."""
+    rows = T.ORTHO
+    index = T.ORTHO_INDEX
+    mods = []
+    k = j
+    stop = j + count
+    while k < stop:
+        code = mv[k] & 0x7F
+        k += 1
+        r = index[code] * 4
+        kind = rows[r + 1]
+        name = T.name(rows[r + 2])
+        arg = code - rows[r] + rows[r + 3] - 128
+        if kind == T.SCALE:
+            x["scale"] = x.get("scale", 0) + arg
+        elif kind == T.OFFSET:
+            x["offset"] = arg
+        elif kind == T.LABEL:
+            mods.append(name)
+        elif kind == T.PER or kind == T.TIMES or kind == T.PULSE:
+            if kind == T.PULSE:
+                mods.append(name)
+                name = "pulse"
+            x["unit"] = x.get("unit", "") + ("*" if kind == T.TIMES else "/") + name
+        elif kind == T.ERROR:
+            if code:  # code 0 says "no error"
+                errors = T.RECORD_ERRORS
+                x["record_error"] = T.name(errors[code]) if code < len(errors) else "reserved"
+        elif kind == T.DATE_OF or kind == T.DURATION_OF:
+            # Spelled out from the code's bits: 0 end/begin, 2 last/first, 3 upper/lower.
+            if name == "start":
+                label = "start_date_of"
+            else:
+                label = "date_of_" if kind == T.DATE_OF else "duration_of_"
+                if kind == T.DATE_OF:
+                    label += "end_" if code & 1 else "begin_"
+                label += "last" if code & 4 else "first"
+                if name:
+                    label += ("_upper_" if code & 8 else "_lower_") + name
+            mods.append(label)
+            x["kind"] = T.TIMEPOINT if kind == T.DATE_OF else T.DURATION
+            x["duration"] = code & 3
+        elif kind == T.NEXT_TABLE:
+            if k < stop:
+                code = mv[k] & 0x7F
+                k += 1
+                ext = T.ORTHO_EXT
+                mods.append(T.name(ext[code]) if code < len(ext) else "reserved")
+        else:
+            # MANUFACTURER: the VIFEs from here on are the manufacturer's. The
+            # value stays decoded by the VIF, as devices use this to tag
+            # variants (phases, say) of a standard value; raw bytes are kept.
+            mods.append("manufacturer_specific")
+            x["vib"] = V.hexstr(mv, k - 1, stop - k + 1)
+            break
+    if mods:
+        x["modifiers"] = mods
+
+
+def value(mv, i, size, coding, big, vi, x):
+    """(quantity, unit, value, why invalid or None) of a record's data field."""
+    quantity, unit, e, kind = vi
+    why = None
+    if coding == 0x0D:
+        lv = mv[i - 1]
+        if lv <= 0xBF:
+            v = V.text(mv, i, size)
+        elif lv < 0xE0:
+            v, why = V.bcd(mv, i, size, big)
+            if lv >= 0xD0 and v is not None:
+                v = -v
+        else:
+            v = V.hexstr(mv, i, size, not big)  # binary: hex, most significant byte first
+    elif size == 0:
+        v = None
+    elif coding >= 9:
+        v, why = V.bcd(mv, i, size, big)
+    elif coding == 5:
+        v, why = V.real(mv, i, big)
+    else:
+        v = V.integer(mv, i, size, big)
+    scale = 0
+    if x:
+        kind = x.get("kind", kind)
+        scale = x.get("scale", 0)
+    if kind == T.TIMEPOINT and coding < 8 and coding != 5:
+        if size:
+            v, why = V.timepoint(mv, i, size, big)
+        unit = ""
+    elif v is None or isinstance(v, str):
+        pass
+    elif kind == T.DEC:
+        e += scale
+        v = v * 10 ** e if e >= 0 else v / 10 ** -e
+        if x and "offset" in x:
+            e = vi[2] + x["offset"]
+            v += 10 ** e if e >= 0 else 1 / 10 ** -e
+    elif kind == T.DURATION:
+        if x and "duration" in x:
+            unit = "s"
+            e = x["duration"]
+        if scale:
+            v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+        v = v * T.DURATION_S[e]
+    elif scale:
+        v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+    if x and "unit" in x:
+        unit += x["unit"]
+    return quantity, unit, v, why
+
+
+def fixed(mv, i, end, big, tg):
+    """Fixed data structure (CI 73h/77h): id, two counters, their units."""
+    if end - i != FIXED_LENGTH:
+        raise DecodeError("fixed data structure is 16 bytes, got %d" % (end - i), end)
+    status = mv[i + 5]
+    u1 = mv[i + 6]
+    u2 = mv[i + 7]
+    medium = ((u2 >> 6) << 2) | (u1 >> 6)
+    h = tg["header"] = header(V.hexstr(mv, i, 4, not big), None, None, None, mv[i + 4], status, None)
+    h["medium_code"] = medium
+    h["medium"] = T.name(T.FIXED_MEDIUMS[medium])
+    # Status bit 7: counters binary, not BCD; bit 6: stored (historic) values.
+    storage = 1 if status & 0x40 else 0
+    units = T.FIXED_UNITS
+    for off, code in ((8, u1 & 0x3F), (12, u2 & 0x3F)):
+        rec = {"function": "instantaneous", "storage": storage, "tariff": 0, "subunit": 0}
+        if code == 0x3E:
+            # "Same unit as counter 1, historic value".
+            code = u1 & 0x3F
+            rec["storage"] = 1
+        r = 0
+        while r + 5 < len(units) and units[r + 5] <= code:
+            r += 5
+        if status & 0x80:
+            v, why = V.integer(mv, i + off, 4, big), None
+        else:
+            v, why = V.bcd(mv, i + off, 4, big)
+        if v is not None:
+            e = units[r + 3] - 128 + (units[r + 4] - 128) * (code - units[r])
+            v = v * 10 ** e if e >= 0 else v / 10 ** -e
+        rec["quantity"] = T.name(units[r + 1])
+        rec["unit"] = T.name(units[r + 2])
+        rec["value"] = v
+        if why:
+            rec["invalid"] = why
+            rec["raw"] = V.hexstr(mv, i + off, 4)
+        tg["records"].append(rec)
