@@ -154,7 +154,7 @@ def test_discovery_payloads_as_home_assistant_documents(interp, broker, tmp_path
             continue
         assert c["unique_id"] not in sensors, "unique_id %s twice" % c["unique_id"]
         sensors[c["unique_id"]] = c
-        dc, unit, sc = c.get("device_class"), c["unit_of_measurement"], c["state_class"]
+        dc, unit, sc = c.get("device_class"), c.get("unit_of_measurement"), c["state_class"]
         assert sc in HA_STATE_CLASSES
         if dc is not None:
             assert unit in HA_UNITS[dc], (c["name"], dc, unit)

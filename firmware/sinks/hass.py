@@ -12,20 +12,23 @@
 # are the ones Home Assistant documents for sensors. Meter counters that never
 # reset are "total" (HA's advice for lifetime totals); the volume's device
 # class follows the meter's medium (see volume_class).
-_T = ("°C", "°C", 1)
+_T = (("°C", "°C", 1), ("°F", "°F", 1))
 QUANTITIES = {
     "energy": ("energy", "total", None, (("Wh", "kWh", 1000), ("J", "GJ", 1000000000))),
-    "volume": ("volume", "total", None, (("m^3", "m³", 1),)),
+    "volume": ("volume", "total", None, (("m^3", "m³", 1), ("ft^3", "ft³", 1), ("US_gal", "gal", 1))),
     "mass": ("weight", "total", None, (("kg", "kg", 1),)),
     "power": ("power", "measurement", None, (("W", "W", 1), ("J/h", "W", 3600))),
     "volume_flow": ("volume_flow_rate", "measurement", None,
-                    (("m^3/h", "m³/h", 1), ("m^3/min", "m³/min", 1), ("m^3/s", "m³/s", 1))),
+                    (("m^3/h", "m³/h", 1), ("m^3/min", "m³/min", 1), ("m^3/s", "m³/s", 1),
+                     ("US_gal/min", "gal/min", 1), ("US_gal/h", "gal/h", 1))),
     "mass_flow": (None, "measurement", None, (("kg/h", "kg/h", 1),)),
-    "flow_temperature": ("temperature", "measurement", None, (_T,)),
-    "return_temperature": ("temperature", "measurement", None, (_T,)),
-    "external_temperature": ("temperature", "measurement", None, (_T,)),
+    "flow_temperature": ("temperature", "measurement", None, _T),
+    "return_temperature": ("temperature", "measurement", None, _T),
+    "external_temperature": ("temperature", "measurement", None, _T),
+    "temperature": ("temperature", "measurement", None, _T),  # fixed data structure
     # no device class: "temperature" would convert a difference as a temperature
     "temperature_difference": (None, "measurement", None, (("K", "K", 1),)),
+    "hca_units": (None, "total_increasing", None, (("", None, 1),)),  # heat cost allocator
     "pressure": ("pressure", "measurement", None, (("bar", "bar", 1),)),
     "voltage": ("voltage", "measurement", None, (("V", "V", 1),)),
     "current": ("current", "measurement", None, (("A", "A", 1),)),
@@ -35,9 +38,11 @@ QUANTITIES = {
 _SUFFIX = {"maximum": "_max", "minimum": "_min"}
 
 
-def volume_class(medium):
-    m = str(medium).lower()
-    return "water" if "water" in m else "gas" if "gas" in m else "volume"
+def volume_class(medium, unit):
+    m = str(medium)
+    if "water" in m:
+        return "water"
+    return "gas" if "gas" in m and unit != "gal" else "volume"  # HA measures gas in L, m³, ft³
 
 
 def _number(v, div):
@@ -116,7 +121,7 @@ def device(meter, header, secondary):
         d["manufacturer"] = header["manufacturer"]
     medium = header.get("medium")
     if medium is not None:
-        d["model"] = "%s meter" % medium
+        d["model"] = "%s meter" % str(medium).replace("_", " ")
         if header.get("version") is not None:
             d["model"] += " (version %s)" % header["version"]
     if header.get("id"):
@@ -127,13 +132,12 @@ def device(meter, header, secondary):
 def sensor_config(key, quantity, unit, dev, medium, state_topic, availability, origin):
     dc, sc, cat, _units = QUANTITIES[quantity]
     if quantity == "volume":
-        dc = volume_class(medium)
+        dc = volume_class(medium, unit)
     c = {
         "name": entity_name(key),
         "unique_id": "%s_%s" % (dev["identifiers"][0], key),
         "state_topic": state_topic,
         "value_template": "{{ value_json.fields.%s }}" % key,
-        "unit_of_measurement": unit,
         "state_class": sc,
         "availability_topic": availability,
         "payload_available": "online",
@@ -141,6 +145,8 @@ def sensor_config(key, quantity, unit, dev, medium, state_topic, availability, o
         "device": dev,
         "origin": origin,
     }
+    if unit:
+        c["unit_of_measurement"] = unit
     if dc:
         c["device_class"] = dc
     if cat:
