@@ -376,7 +376,7 @@ class Outbox:
 
     def _write_record(self, seq, head, body):
         segs = self._segs
-        if not segs or self._roll or self._end >= self.segment_bytes:
+        if not segs or self._roll or self._end and self._end + len(head) + len(body) + 1 > self.segment_bytes:
             old = segs[-1] if segs else None
             with open(self._seg_path(seq), "wb") as f:
                 f.write(head)
