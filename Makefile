@@ -58,3 +58,9 @@ mpy: venv
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
+
+# Forwarding: flash bytes per reading on LittleFS, forwarding throughput to
+# Mosquitto and HTTP (unix port; README "Forwarding" has the figures).
+.PHONY: bench-forward
+bench-forward: venv debian-deps
+	$(PY) tools/bench/forward_bench.py --corpus $(CORPUS)
