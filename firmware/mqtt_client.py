@@ -209,7 +209,6 @@ class Client:
     async def _pinger(self):
         period = max(1, self.keepalive // 2)
         while True:
-            rx = self._rx
             await asyncio.sleep(period)
             if not self._sent:
                 try:

@@ -170,6 +170,8 @@ class Outbox:
             known = [a for a in acks.values() if a]
             nxt = max([floor] + [a + 1 for a in known])
             self._end = 0
+        if nxt < floor:  # seqs below floor were handed out before: never again
+            nxt, self._roll = floor, True
         self._next = nxt
         for name, a in acks.items():
             if a is None:
@@ -232,7 +234,8 @@ class Outbox:
         pos = self._pos.get(sink)
         skipped = False
         while seq < self._next:
-            if pos is None or pos[0] != seq or pos[1] != self._seg_of(seq):
+            walked = pos is None or pos[0] != seq or pos[1] != self._seg_of(seq)
+            if walked:
                 pos = self._find(seq)
                 if pos is None:
                     seq = self._next
@@ -242,8 +245,14 @@ class Outbox:
             if body is not None:
                 self._pos[sink] = (seq + 1, pos[1], nxt)
                 return seq, body
-            if nxt < 0:  # no valid header here: walk the segment again
+            if nxt < 0 and not walked:  # a stale position: walk the segment again
                 pos = None
+                continue
+            if nxt < 0:  # no header to step over it by: on to the next segment
+                i = self._segs.index(pos[1]) + 1
+                after = self._segs[i] if i < len(self._segs) else self._next
+                self._damaged(seq, after - 1, "unreadable record")
+                seq, pos, skipped = after, None, True
                 continue
             self._damaged(seq, seq, "crc mismatch")
             seq, pos, skipped = seq + 1, (seq + 1, pos[1], nxt), True
@@ -275,7 +284,7 @@ class Outbox:
             "next_seq": self._next,
             "segments": len(self._segs),
             "last_error": self.last_error,
-            "sinks": {s: {"acked": self._ack[s], "pending": self.pending(s)} for s in self._ack},
+            "sinks": {s: {"acked": self._cursor(s), "pending": self.pending(s)} for s in self._ack},
         }
 
     @property

@@ -5,8 +5,10 @@ tests; the same file runs on CPython and on the MicroPython unix port:
 
 CONFIG: {"outbox": dir, "gateway": name, "sinks": [sink entries],
 "readings": [reading templates], "count": n, "interval_ms": ms,
-"linger_s": s, "capacity": n}. Appends count readings (templates in turn)
-every interval_ms, then waits up to linger_s for every sink to catch up.
+"linger_s": s, "capacity": n, "drain_s": s}. Appends count readings
+(templates in turn) every interval_ms, then waits up to linger_s for every
+sink to catch up; with drain_s, appends first and then runs
+Forwarder.drain(drain_s) instead (battery style), printing "DRAINED <bool>".
 Prints "A <seq> <meter>" per append, "POLL <meter>" per poll command, log
 lines as "LOG ...", and finally "STATUS <json>".
 """
@@ -31,6 +33,12 @@ async def main(cfg):
     fw = forwarder.setup(cfg["sinks"], cfg["outbox"], cfg.get("capacity", 1000), cfg.get("gateway", "gw"),
                          on_poll=lambda meter: print("POLL", meter), log=log)
     ob, sinks = fw.outbox, fw.sinks
+    if cfg.get("drain_s"):
+        for i in range(cfg.get("count", 0)):
+            print("A", ob.append(dict(cfg["readings"][i % len(cfg["readings"])])), "-")
+        print("DRAINED", await fw.drain(cfg["drain_s"]))
+        print("STATUS", json.dumps(fw.status()))
+        return 0
     task = asyncio.create_task(fw.run())
     templates = cfg["readings"]
     for i in range(cfg.get("count", 0)):

@@ -208,6 +208,41 @@ def case_damaged_body_is_skipped(d):
     assert any("crc" in line for line in log.lines), log.lines
 
 
+def case_damaged_header_loses_only_its_segment(d):
+    log = Log()
+    ob = Outbox(d, sinks=("a",), segment_bytes=300)
+    for i in range(12):
+        ob.append(reading(i))
+    segs = seg_files(d)
+    assert len(segs) >= 3, segs
+    first = int(segs[1][:8], 16)
+    with open(d + "/" + segs[1], "rb") as f:
+        data = bytearray(f.read())
+    data[0] = ord("?")  # the segment's first header is garbage now
+    with open(d + "/" + segs[1], "wb") as f:
+        f.write(data)
+    ob = Outbox(d, sinks=("a",), segment_bytes=300, log=log)
+    after = int(segs[2][:8], 16)
+    got = drain(ob, "a")
+    assert got == list(range(1, first)) + list(range(after, 13)), (got, first, after)
+    assert ob.status()["lost"] == after - first and ob.pending("a") == 0
+    assert any("unreadable" in line for line in log.lines), log.lines
+
+
+def case_floor_ahead_of_the_segments(d):
+    ob = Outbox(d, sinks=("a",))
+    for i in range(3):
+        ob.append(reading(i))
+    with open(d + "/drop", "wb") as f:
+        f.write(b"50 47")  # seqs up to 49 were handed out (the newer segments are gone)
+    ob = Outbox(d, sinks=("a",))
+    assert ob.pending("a") == 0 and ob.status()["queued"] == 0
+    assert ob.append(reading(3)) == 50  # a seq is never handed out twice
+    assert drain(ob, "a") == [50]
+    ob = Outbox(d, sinks=("a",))
+    assert ob.next_seq == 51
+
+
 def case_damaged_last_record_does_not_block(d):
     ob = Outbox(d, sinks=("a",))
     for i in range(3):

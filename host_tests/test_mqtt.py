@@ -237,6 +237,29 @@ def test_last_will_and_poll_command(interp, broker, tmp_path):
         assert time.monotonic() < deadline, "no last will"
 
 
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_drain_delivers_then_leaves_politely(interp, broker, tmp_path):
+    """Battery style: deliver what is queued within a bound, say offline, leave."""
+    sub = Subscriber(broker, "mbus/#").start()
+    try:
+        gw = Gateway(interp, tmp_path, gateway="gw1", sinks=[mqtt_sink(broker)], readings=all_meters(),
+                     count=7, drain_s=10)
+        st = gw.finish()
+        sub.wait_for(lambda m: ("mbus/gw1/status", "offline", False) in m)
+    finally:
+        sub.stop()
+    assert "DRAINED True" in gw.log() and st["outbox"]["queued"] == 0
+    assert [s["seq"] for s in sub.states()] == list(range(1, 8))
+    assert "Client mbus-gw1 disconnected" in broker.log()  # DISCONNECT sent, not a dropped link
+    # nothing to talk to: gives up after the bound, keeps the readings
+    os.makedirs(tmp_path / "2")
+    dead = mqtt_sink(broker, port=free_port())
+    gw = Gateway(interp, tmp_path / "2", sinks=[dead], readings=all_meters(), count=3, drain_s=2)
+    t0 = time.monotonic()
+    st = gw.finish()
+    assert "DRAINED False" in gw.log() and st["outbox"]["queued"] == 3 and time.monotonic() - t0 < 15
+
+
 # -- brokers that do not behave ------------------------------------------------
 
 
