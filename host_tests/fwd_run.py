@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -12,6 +13,19 @@ from conftest import LIB, MICROPYTHON, ROOT
 FIRMWARE = os.path.join(ROOT, "firmware")
 SCRIPT = os.path.join(ROOT, "host_tests", "fwd_gateway.py")
 INTERPRETERS = ["micropython", "cpython"]
+_MPY = []
+
+
+def mpy_build():
+    """lib/ and firmware/ compiled with mpy-cross once per session: "mpy" runs the .mpy files."""
+    if not _MPY:
+        from build_mpy import compile_one, sources
+
+        out = tempfile.mkdtemp(prefix="fwd-mpy")
+        for rel in sources():
+            compile_one(rel, out)
+        _MPY.append(out)
+    return _MPY[0]
 
 
 class Gateway:
@@ -20,9 +34,12 @@ class Gateway:
         path = tmp_path / "gateway.json"
         path.write_text(json.dumps(cfg))
         env = dict(os.environ)
-        if interp == "micropython":
+        if interp in ("micropython", "mpy"):
             cmd = [MICROPYTHON, "-X", "heapsize=112wK", SCRIPT, str(path)]
             env["MICROPYPATH"] = ".frozen:%s:%s" % (LIB, FIRMWARE)
+            if interp == "mpy":
+                out = mpy_build()
+                env["MICROPYPATH"] = ".frozen:%s/lib:%s/firmware" % (out, out)
         else:
             cmd = [sys.executable, SCRIPT, str(path)]
             env["PYTHONPATH"] = "%s:%s" % (LIB, FIRMWARE)

@@ -76,7 +76,7 @@ def test_publish_and_subscribe_layout():
 # -- against Mosquitto -------------------------------------------------------
 
 
-@pytest.mark.parametrize("interp", INTERPRETERS)
+@pytest.mark.parametrize("interp", INTERPRETERS + ["mpy"])
 def test_every_reading_arrives(interp, broker, tmp_path):
     sub = Subscriber(broker, "mbus/#").start()
     try:
