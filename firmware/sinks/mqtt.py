@@ -7,11 +7,10 @@
 import asyncio
 import json
 
+from mbus import __version__
 from mqtt_client import Client
 from sinks import SinkError, slug, tls_context
 from sinks import hass
-
-VERSION = "0.1.0"
 
 
 class MQTTSink:
@@ -130,7 +129,7 @@ class MQTTSink:
 
     async def _announce(self, meter, ms, header, secondary, found):
         dev = hass.device(meter, header, secondary)
-        origin = {"name": "mbus-gateway", "sw_version": VERSION}
+        origin = {"name": "mbus-gateway", "sw_version": __version__}
         medium = header.get("medium")
         state = "%s/%s/state" % (self.base, ms)
         for key, quantity, unit, _value in found:
