@@ -10,7 +10,7 @@ from conftest import ROOT, run_micropython
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 from sinks import parse_url  # noqa: E402
-from sinks.check import validate_sinks, with_defaults  # noqa: E402
+from sinks.check import validate_sink, validate_sinks, with_defaults  # noqa: E402
 
 MQTT = {"type": "mqtt", "name": "home", "host": "192.168.1.10"}
 HTTP = {"type": "http", "name": "web", "url": "http://example.org/in"}
@@ -111,3 +111,8 @@ def test_parse_url():
     assert parse_url("https://example.org") == (True, "example.org", 443, "/")
     with pytest.raises(ValueError, match="IPv6"):
         parse_url("http://[::1]/x")
+
+
+def test_one_entry():
+    assert validate_sink(MQTT) == []
+    assert validate_sink(dict(HTTP, timeout=0), "sinks[3]") == ["sinks[3].timeout: must be between 1 and 300, got 0"]

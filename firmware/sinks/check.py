@@ -116,6 +116,15 @@ def _check_http(e, where, errors):
             errors.append("%s.url: %s" % (where, err))
 
 
+def validate_sink(entry, where="sink"):
+    """Every problem of one sink entry, as "<where>.key: why" strings."""
+    if not isinstance(entry, dict):
+        return ["%s: must be an object with type and name, got %r" % (where, entry)]
+    errors = []
+    _check_entry(entry, where, errors)
+    return errors
+
+
 def validate_sinks(sinks, where="sinks"):
     """Every problem in the config's sinks list, as "sinks[i].key: why"
     strings (empty when all is well)."""
@@ -125,10 +134,9 @@ def validate_sinks(sinks, where="sinks"):
     seen = {}
     for i, e in enumerate(sinks):
         w = "%s[%d]" % (where, i)
+        errors += validate_sink(e, w)
         if not isinstance(e, dict):
-            errors.append("%s: must be an object with type and name, got %r" % (w, e))
             continue
-        _check_entry(e, w, errors)
         name = e.get("name")
         if isinstance(name, str):
             if name in seen:
