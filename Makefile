@@ -91,3 +91,9 @@ clean:
 .PHONY: bench-bus
 bench-bus: venv
 	$(PY) tools/bench/bus_bench.py
+
+# Forwarding: flash bytes per reading on LittleFS, forwarding throughput to
+# Mosquitto and HTTP (unix port; README "Forwarding" has the figures).
+.PHONY: bench-forward
+bench-forward: venv debian-deps
+	$(PY) tools/bench/forward_bench.py --corpus $(CORPUS)

@@ -1,0 +1,69 @@
+# HTTP sink: POST each reading's JSON to a URL, optionally with a bearer
+# token; 2xx means delivered. The whole exchange is bounded by `timeout`.
+# Each POST carries Idempotency-Key: <gateway>-<seq>, so a receiver can drop
+# the duplicates at-least-once delivery may produce.
+import asyncio
+
+from sinks import SinkError, parse_url, tls_context
+from tcp import one_buffer, open_stream
+
+# the receiver rejects this very reading: retrying it is pointless
+_PERMANENT = (400, 409, 413, 415, 422)
+
+
+class HTTPSink:
+    kind = "http"
+
+    def __init__(self, cfg, gateway, log=print):
+        self.name = cfg["name"]
+        self.log = log
+        self.url = cfg["url"]
+        self.tls, self.host, self.port, self.path = parse_url(self.url)
+        self.timeout = cfg["timeout"]
+        self.backoff_min = cfg["backoff_min"]
+        self.backoff_max = cfg["backoff_max"]
+        self.ssl = tls_context(cfg.get("ca"), cfg["tls_verify"]) if self.tls else None
+        host = self.host if self.port == (443 if self.tls else 80) else "%s:%d" % (self.host, self.port)
+        auth = "Authorization: Bearer %s\r\n" % cfg["token"] if cfg.get("token") else ""
+        # everything but the length and key is the same for every request
+        self._head = ("POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: mbus-gateway\r\n"
+                      "Content-Type: application/json\r\nConnection: close\r\n%s"
+                      "Idempotency-Key: %s-" % (self.path, host, auth, gateway)).encode()
+        self.last_status = None
+
+    async def send(self, seq, body):
+        try:
+            status, reason = await asyncio.wait_for(self._post(seq, body), self.timeout)
+        except asyncio.TimeoutError:
+            raise SinkError("%s: no answer within %ss" % (self.url, self.timeout))
+        self.last_status = status
+        if not 200 <= status < 300:
+            raise SinkError("%s answered %d %s" % (self.url, status, reason), status in _PERMANENT)
+
+    async def _post(self, seq, body):
+        r, w = await open_stream(self.host, self.port, self.ssl)
+        try:
+            parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)), body)
+            if self.ssl:
+                parts = (one_buffer(parts),)
+            for p in parts:
+                w.write(p)
+            await w.drain()
+            line = await r.readline()
+        finally:
+            try:
+                w.close()
+            except Exception:
+                pass
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise SinkError("%s: no HTTP status line in the answer (%r)" % (self.url, bytes(line[:40])))
+        try:
+            status = int(parts[1])
+        except ValueError:
+            raise SinkError("%s: bad status line %r" % (self.url, bytes(line[:40])))
+        reason = parts[2].strip().decode() if len(parts) > 2 else ""
+        return status, reason
+
+    def status(self):
+        return {"url": self.url, "last_status": self.last_status}
