@@ -31,7 +31,7 @@ class Forwarder:
         self.sinks = sinks
         self.log = log
         self._wake = {}
-        self.stats = {}
+        self.stats = {}  # type: dict[str, dict]
         for s in sinks:
             self._wake[s.name] = asyncio.Event()
             self.stats[s.name] = {"delivered": 0, "failures": 0, "skipped": 0,

@@ -10,15 +10,8 @@
 # share one lock, and the reader task never writes (subscriptions are QoS 0).
 import asyncio
 
+from compat import const
 from tcp import one_buffer, open_stream
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
 
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
@@ -124,7 +117,7 @@ class Client:
         self.max_packet = max_packet
         self.error = None  # why the last connection ended
         self._r = self._w = None
-        self._tasks = ()
+        self._tasks = ()  # type: tuple
         self._lock = asyncio.Lock()  # one writer at a time
         self._op = asyncio.Lock()  # one publish/subscribe awaiting its ack
         self._down = asyncio.Event()
@@ -169,6 +162,8 @@ class Client:
 
     async def _packet(self):
         r = self._r
+        if r is None:
+            raise MQTTError("not connected")
         b = await r.readexactly(1)
         kind = b[0]
         n = shift = 0

@@ -17,29 +17,23 @@
 # committed at close: after a power cut a segment ends at its last complete
 # record; a torn tail is detected (header, length, newline, crc) and the next
 # append starts a new segment instead of writing after the damage.
+import binascii
 import json
 import os
 
-try:
-    from binascii import crc32
-except ImportError:  # ports built without deflate lack binascii.crc32
-
-    def crc32(data, crc=0):
-        crc ^= 0xFFFFFFFF
-        for b in data:
-            crc ^= b
-            for _ in range(8):
-                crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
-        return crc ^ 0xFFFFFFFF
+from compat import const
 
 
-try:
-    from micropython import const
-except ImportError:
+def _crc32(data, value=0):
+    crc = value ^ 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
+    return crc ^ 0xFFFFFFFF
 
-    def const(x):
-        return x
 
+crc32 = getattr(binascii, "crc32", _crc32)  # ports built without deflate lack it
 
 _HDR = const(24)
 _ENOSPC = const(28)  # not in MicroPython's errno module
@@ -147,7 +141,7 @@ class Outbox:
         except (AttributeError, ValueError):
             floor, dropped = 1, 0
         self._floor, self.dropped = floor, dropped
-        acks = {}
+        acks = {}  # type: dict[str, int | None]
         for name in sinks:
             raw = _read_small(self._file(name + ".ack"))
             if raw is None:
@@ -234,13 +228,13 @@ class Outbox:
         pos = self._pos.get(sink)
         skipped = False
         while seq < self._next:
-            walked = pos is None or pos[0] != seq or pos[1] != self._seg_of(seq)
-            if walked:
+            walked = False
+            if pos is None or pos[0] != seq or pos[1] != self._seg_of(seq):
                 pos = self._find(seq)
                 if pos is None:
                     seq = self._next
                     break
-                seq = pos[0]
+                seq, walked = pos[0], True
             body, nxt = self._read(pos)
             if body is not None:
                 self._pos[sink] = (seq + 1, pos[1], nxt)

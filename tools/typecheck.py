@@ -53,9 +53,13 @@ def build_typeshed(out=os.path.join(ROOT, "build", "typeshed")):
 
 
 def check(files=None):
+    """mypy over files (default: firmware/*.py and firmware/sinks/*.py)."""
     typeshed = build_typeshed()
     fw = os.path.join(ROOT, "firmware")
-    files = files or sorted(os.path.join(fw, f) for f in os.listdir(fw) if f.endswith(".py"))
+    if not files:
+        files = [os.path.join(fw, f) for f in os.listdir(fw) if f.endswith(".py")]
+        files += [os.path.join(fw, "sinks", f) for f in os.listdir(os.path.join(fw, "sinks")) if f.endswith(".py")]
+        files.sort()
     # var-annotated: the firmware carries no annotations (they cost bytes on the board)
     cmd = [sys.executable, "-m", "mypy", "--custom-typeshed-dir", typeshed, "--check-untyped-defs",
            "--disable-error-code", "var-annotated",

@@ -81,9 +81,9 @@ def tls_context(ca=None, verify=True):
     if not verify:
         if hasattr(ctx, "check_hostname"):
             ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # MicroPython's SSLContext has it; the stub lacks it
         return ctx
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]  # as above
     if ca:
         ctx.load_verify_locations(cadata=read_ca(ca))
     elif hasattr(ctx, "load_default_certs"):
@@ -101,7 +101,7 @@ def build_sinks(entries, gateway="mbus-gateway", on_poll=None, log=print):
     entries = [check.with_defaults(e) for e in entries]
     sys.modules.pop("sinks.check", None)  # boot-time code: let its RAM go
     globals().pop("check", None)
-    out = []
+    out = []  # type: list
     for e in entries:
         if e["type"] == "mqtt":
             from sinks.mqtt import MQTTSink

@@ -39,7 +39,7 @@ SPECS = {
         ("token", "str", None, 1, 512),
     ),
 }
-_KINDS = {"str": str, "int": int, "num": (int, float), "bool": bool}
+_KINDS = {"str": str, "int": int, "num": (int, float), "bool": bool}  # type: dict[str, type | tuple[type, ...]]
 _WORDS = {"str": "a string", "int": "an integer", "num": "a number", "bool": "true or false"}
 
 
@@ -47,7 +47,7 @@ def _check_value(kind, v, lo, hi):
     """Why v is not acceptable, or None."""
     if isinstance(v, bool) and kind != "bool" or not isinstance(v, _KINDS[kind]):
         return "must be %s, got %r" % (_WORDS[kind], v)
-    if kind == "str" and not lo <= len(v) <= hi:
+    if isinstance(v, str) and not lo <= len(v) <= hi:
         return "must be %d to %d characters long, got %d" % (lo, hi, len(v))
     if kind in ("int", "num") and not lo <= v <= hi:
         return "must be between %s and %s, got %r" % (lo, hi, v)

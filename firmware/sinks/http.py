@@ -45,9 +45,10 @@ class HTTPSink:
         try:
             parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)), body)
             if self.ssl:
-                parts = (one_buffer(parts),)
-            for p in parts:
-                w.write(p)
+                w.write(one_buffer(parts))
+            else:
+                for p in parts:
+                    w.write(p)
             await w.drain()
             line = await r.readline()
         finally:
