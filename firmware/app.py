@@ -20,8 +20,10 @@ VERSION = "0.1.0"
 #   start(gw)          when the gateway runs: may add reading stages with
 #                      gw.dispatch.add_stage(fn) and status parts with
 #                      gw.status_parts[name] = fn; returns {task name: coroutine
-#                      factory} for long-running tasks (supervised, restarted).
-EXTENSIONS = []
+#                      factory} for long-running tasks (supervised, restarted);
+#                      a factory under the name of a mains task ("network",
+#                      "scheduler", "api") replaces it, None drops it.
+EXTENSIONS = ["forwarding", "battery"]
 
 
 class Gateway:
@@ -104,23 +106,27 @@ class Gateway:
         """Run until stop() (used by tests); on a board, for ever."""
         import net
         self.net = net.open_net(self.cfg["network"], self.cfg["time"], self.board)
-        self._spawn("network", self.net.run)
+        # the mains loops: an extension's start() may replace one, or drop it
+        # with None (battery mode runs its wake cycle instead)
+        tasks = {"network": self.net.run}
+        if self.cfg["api"]["enabled"]:
+            tasks["api"] = self._serve_api
         if self.safe_reason is None:
             import bus
             import scheduler
             self.bus = bus.Bus(self.cfg["bus"])
             self.scheduler = scheduler.Scheduler(self.bus, self.cfg["meters"], self.dispatch, self.net)
+            tasks["scheduler"] = self.scheduler.run
             for mod in self.extensions:
                 if hasattr(mod, "start"):
-                    for name, factory in (mod.start(self) or {}).items():
-                        self._spawn(name, factory)
-            self._spawn("scheduler", self.scheduler.run)
+                    tasks.update(mod.start(self) or {})
             wdt = hw.open_wdt(self.board, self.cfg["health"]["wdt_s"])
             self.health = health.Health(wdt, self.cfg["health"]["stall_s"], self.scheduler.progress, self.boot)
-            self._spawn("health", self.health.run)
+            tasks["health"] = self.health.run
             log.info("gateway %s running: %d meter(s) on %s", self.cfg["name"], len(self.scheduler.meters), self.cfg["bus"]["kind"])
-        if self.cfg["api"]["enabled"]:
-            self._spawn("api", self._serve_api)
+        for name, factory in tasks.items():
+            if factory is not None:
+                self._spawn(name, factory)
         gc.collect()
         await self.stopping.wait()
         if self.server is not None:

@@ -22,7 +22,9 @@ PIN = 8
 SINK = 9
 REQUIRED = object()
 
-# The power modes this build runs; the battery runner adds "battery".
+# The power modes this build runs; the battery module adds "battery" (and
+# its keys to POWER). Extensions may add top-level sections to TOP and
+# whole-config checks with register_check().
 POWER_MODES = ["mains"]
 SINK_TYPES = ("mqtt", "http")
 # Per-type validation of sink entries: type -> fn(entry, path, errors) that
@@ -81,12 +83,12 @@ HEALTH = (
     ("stall_s", INT, 300, (30, 3600)),
     ("max_boot_crashes", INT, 3, (1, 20)),
 )
-POWER = (("mode", CHOICE, "mains", POWER_MODES),)
+POWER = [("mode", CHOICE, "mains", POWER_MODES)]
 SINK_SHAPE = (
     ("type", CHOICE, REQUIRED, SINK_TYPES),
     ("name", NAME, REQUIRED, None),
 )
-TOP = (
+TOP = [
     ("name", NAME, "mbus-gateway", None),
     ("network", OBJ, None, NETWORK),
     ("bus", OBJ, None, BUS),
@@ -97,11 +99,17 @@ TOP = (
     ("time", OBJ, None, TIME),
     ("log", OBJ, None, LOG),
     ("health", OBJ, None, HEALTH),
-)
+]
+CHECKS_AFTER = []  # fn(cfg, board, errors) run on the whole config, from register_check()
 
 
 def register_sink_type(kind, validate):
     SINK_VALIDATORS[kind] = validate
+
+
+def register_check(fn):
+    if fn not in CHECKS_AFTER:
+        CHECKS_AFTER.append(fn)
 
 
 def is_secret(key):
@@ -275,6 +283,8 @@ def validate(raw, board):
         _unique(cfg.get("meters", ()), "meter", "meters", errors)
         _unique(cfg.get("sinks", ()), "sink", "sinks", errors)
         _check_board(cfg, board, errors)
+        for fn in CHECKS_AFTER:
+            fn(cfg, board, errors)
     return cfg, errors
 
 

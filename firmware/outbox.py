@@ -47,6 +47,14 @@ except TypeError:  # older MicroPython: already compact
     _dumps_kw = {}
 
 
+def _utf8(text):
+    """The UTF-8 bytes of text: on MicroPython a view of the str itself (no copy)."""
+    try:
+        return memoryview(text)  # type: ignore[arg-type]  # MicroPython's str has the buffer protocol
+    except TypeError:
+        return text.encode()  # CPython
+
+
 class OutboxError(Exception):
     """A reading could not be stored or a state file not written; the
     message names the file and the cause. errno is the OSError's, if any."""
@@ -187,7 +195,7 @@ class Outbox:
         oldest readings, or fails; what was stored before stays intact."""
         seq = self._next
         reading["seq"] = seq
-        body = json.dumps(reading, **_dumps_kw).encode()
+        body = _utf8(json.dumps(reading, **_dumps_kw))
         if len(body) > self._max_body:
             # refused before anything older is dropped to make room for it
             raise OutboxError("outbox: reading seq %d of %d bytes is too large to store (limit %d)"

@@ -68,10 +68,11 @@ class Dispatch:
             except Exception as e:
                 log.exception("reading of %s: stage %s failed" % (reading["meter"], getattr(fn, "__name__", fn)), e)
         name = reading["meter"]
-        path = self.folder + "/" + name + ".json"
+        path = self.folder + "/" + name + ".json" if self.folder else None  # None: no API to serve it
         try:
-            fsutil.write_atomic(path, reading, json.dump)
-            self.latest[name] = path
+            if path:
+                fsutil.write_atomic(path, reading, json.dump)
+                self.latest[name] = path
         except Exception as e:  # a full flash: the stages have the reading already
             log.exception("reading of %s not kept for the API" % name, e)
         self.count += 1

@@ -72,7 +72,8 @@ def test_repeated_boot_crashes_give_safe_mode(tmp_path):
 def test_api_refuses_changes_without_the_token_and_keeps_secrets(tmp_path):
     port = free_port()
     cfg = api_config(port, meters=[{"name": "heat", "address": 300}],
-                     sinks=[{"type": "mqtt", "name": "broker", "password": "mqtt-pass-42"}])
+                     sinks=[{"type": "mqtt", "name": "broker", "host": "10.0.0.2", "user": "gw",
+                             "password": "mqtt-pass-42"}])
     flash = flash_dir(tmp_path, cfg)
     b = boot(flash)
     try:
@@ -96,7 +97,7 @@ def test_api_refuses_changes_without_the_token_and_keeps_secrets(tmp_path):
         assert status == 413 and "larger than 8192" in body["error"]
         status, body = http(port, "PUT", "/api/config", dict(good, bogus=True), token=TOKEN)
         assert status == 422 and body["errors"] == ["bogus: unknown key (known: name, network, bus, meters, "
-                                                    "sinks, api, power, time, log, health)"]
+                                                    "sinks, api, power, time, log, health, outbox)"]
         status, body = http(port, "POST", "/api/poll", {"meter": "heat", "now": 1}, token=TOKEN)
         assert status == 400 and body["error"].startswith('unknown key "now"')
         assert http(port, "GET", "/api/nothing")[0] == 404

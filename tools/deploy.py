@@ -34,7 +34,7 @@ RESET = "import time, machine; time.sleep_ms(100); machine.reset()"
 CLEAN = """
 import os
 keep = set(%r)
-for d in ("", "lib/mbus", "lib/microdot"):
+for d in ("", "sinks", "lib/mbus", "lib/microdot"):
     try:
         names = os.listdir(d or ".")
     except OSError:

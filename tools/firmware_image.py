@@ -6,6 +6,7 @@ port runs in the demo, the tests and the benchmark.
 Layout (as on the ESP32, whose sys.path is ['', '.frozen', '/lib']):
     boot.py, main.py            source: MicroPython runs these two by name
     <firmware module>.mpy       every other firmware/*.py, compiled
+    sinks/*.mpy                 the firmware's sink package (firmware/sinks/)
     lib/mbus/*.mpy              the protocol library (no host command line)
     lib/microdot/*.mpy          the web framework, from the pinned package
     board.json                  boards/<board>.json
@@ -25,6 +26,7 @@ from build_mpy import mpy_cross  # noqa: E402
 KEEP_SOURCE = ("boot.py", "main.py")
 HOST_ONLY = ("__main__.py", "serialport.py")  # the PC's command line and pyserial transport
 MICRODOT_FILES = ("__init__.py", "microdot.py")
+PACKAGES = ("sinks",)  # firmware/<package>/ goes to <package>/ on the board
 
 
 def microdot_dir():
@@ -59,6 +61,11 @@ def files(extra_modules=()):
     for f in sorted(os.listdir(fw)):
         if f.endswith(".py"):
             out.append((os.path.join(fw, f), f[:-3]))
+    for pkg in PACKAGES:
+        d = os.path.join(fw, pkg)
+        for f in sorted(os.listdir(d)):
+            if f.endswith(".py"):
+                out.append((os.path.join(d, f), pkg + "/" + f[:-3]))
     lib = os.path.join(ROOT, "lib", "mbus")
     for f in sorted(os.listdir(lib)):
         if f.endswith(".py") and f not in HOST_ONLY:

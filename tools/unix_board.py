@@ -3,6 +3,9 @@ benchmark run it: a staged image directory is the board's flash (its cwd),
 sys.path is the ESP32's ('', '.frozen', 'lib'), and boot.py then main.py run
 as at power-up. Exit code 75 means "reset me" (hw.reset on the unix port):
 with reboot=True the board is started again, like a board after a reset.
+Exit code 76 after a console line "DEEPSLEEP <ms>" is deep sleep (battery
+mode, firmware/deepsleep.py): with wake=True the board is started again
+after that many milliseconds, with the same flash directory.
 """
 import json
 import os
@@ -15,6 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESET_EXIT = 75
+SLEEP_EXIT = 76
 
 
 def micropython():
@@ -23,23 +27,31 @@ def micropython():
 
 
 class UnixBoard:
-    def __init__(self, flash, heap="112wK", echo=None, reboot=False):
+    def __init__(self, flash, heap="112wK", echo=None, reboot=False, wake=False, argv=None):
         self.flash = flash
         self.heap = heap
         self.echo = echo  # a callable getting every console line, or None
         self.reboot = reboot
+        self.wake = wake
+        self.argv = argv or ["-c", "import boot, main"]
         self.lines = []
         self.boots = 0
+        self.boot_lines = []  # index into lines where each boot's output starts
+        self.runs = []  # per finished run: {"rc", "wall_ms", "sleep_ms" (deep sleep asked for, or None)}
         self.proc = None
         self.stopping = False
+        self.asleep = threading.Event()  # set while the board deep-sleeps
+        self._stop = threading.Event()
         self.cond = threading.Condition()
         self.thread = None
 
     def _spawn(self):
         env = dict(os.environ, MICROPYPATH=":.frozen:lib")
         self.boots += 1
+        self.boot_lines.append(len(self.lines))
+        self._t0 = time.monotonic()
         # own session: a terminal's Ctrl-C reaches the runner, which stops the board cleanly
-        return subprocess.Popen([micropython(), "-X", "heapsize=" + self.heap, "-c", "import boot, main"],
+        return subprocess.Popen([micropython(), "-X", "heapsize=" + self.heap] + self.argv,
                                 cwd=self.flash, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
@@ -53,10 +65,24 @@ class UnixBoard:
                 if self.echo:
                     self.echo(line)
             rc = self.proc.wait()
+            run = {"rc": rc, "wall_ms": round((time.monotonic() - self._t0) * 1000), "sleep_ms": None}
+            with self.cond:
+                if rc == SLEEP_EXIT:
+                    asked = [x for x in self.lines[self.boot_lines[-1]:] if x.startswith("DEEPSLEEP ")]
+                    run["sleep_ms"] = int(asked[-1].split()[1]) if asked else None
+                self.runs.append(run)
+                self.cond.notify_all()
             if self.reboot and rc == RESET_EXIT and not self.stopping:
                 time.sleep(0.2)
                 self.proc = self._spawn()
                 continue
+            if self.wake and rc == SLEEP_EXIT and run["sleep_ms"] is not None and not self.stopping:
+                self.asleep.set()
+                self._stop.wait(run["sleep_ms"] / 1000)  # the RTC timer; stop() cuts it short
+                self.asleep.clear()
+                if not self.stopping:
+                    self.proc = self._spawn()
+                    continue
             with self.cond:
                 self.cond.notify_all()
             return
@@ -92,9 +118,20 @@ class UnixBoard:
         with self.cond:
             return [json.loads(x) for x in self.lines if x.startswith("{")]
 
+    def kill(self):
+        """SIGKILL: a power cut for the unix port (no restart follows)."""
+        self.stopping = True
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.thread:
+            self.thread.join(5)
+        self.stopping = False
+
     def stop(self, timeout=10):
         """Ctrl-C (KeyboardInterrupt) first, then SIGKILL; returns the exit code."""
         self.stopping = True
+        self._stop.set()
         if self.proc is None:
             return None
         if self.proc.poll() is None:

@@ -43,6 +43,7 @@ class MQTTSink:
         self.backoff_max = cfg["backoff_max"]
         self.last_error = None
         self.connects = 0
+        self.offline_on_stop = True  # battery mode: asleep between wakes is not offline
         self._up = asyncio.Event()
         self._announced = {}  # meter -> field keys announced on this connection
         self._slugs = {}  # topic slug -> meter name
@@ -80,9 +81,10 @@ class MQTTSink:
         self._up.set()
 
     async def stop(self):
-        """Say "offline" and leave (used before deep sleep or shutdown)."""
+        """Say "offline" (unless offline_on_stop is False) and leave politely,
+        so the broker does not send the last will either."""
         c = self.client
-        if c.connected:
+        if c.connected and self.offline_on_stop:
             try:
                 await c.publish(self.status_topic, b"offline", retain=True, qos=1)
             except Exception:

@@ -1,0 +1,55 @@
+# Battery mode in the gateway (an app.EXTENSIONS module): "power": {"mode":
+# "battery", ...} replaces the mains loops (scheduler, network, API) with one
+# wake cycle (wake.py) that ends in deep sleep. Kept tiny: in mains mode only
+# this module's config hooks are loaded.
+
+
+def _power_fields(config):
+    INT, STR = config.INT, config.STR
+    return [
+        ("awake_max_s", INT, 60, (10, 600)),  # hard bound from wake to sleep
+        ("forward_s", INT, 30, (5, 300)),  # bound for connecting and forwarding
+        ("forward_every", INT, 1, (1, 10000)),  # forward on every n-th wake ...
+        ("forward_at", STR, "", (0, 8)),  # ... or once a day at this local time
+        ("ntp_every", INT, 96, (1, 100000)),  # clock sync on a forwarding wake this many wakes apart
+    ]
+
+
+def _check(cfg, board, errors):
+    p = cfg.get("power") or {}
+    if p.get("mode") != "battery":
+        return
+    import deepsleep
+
+    if deepsleep.kind(board) is None:
+        errors.append("power.mode: board %s has no deep sleep (no \"sleep\" entry in its board file)" % board.get("board"))
+    if not cfg.get("sinks"):
+        errors.append("power.mode: battery mode needs a sink: its readings are not kept for an API")
+    at = p.get("forward_at")
+    if isinstance(at, str) and at:
+        import wakeplan
+
+        try:
+            wakeplan.parse_at(at)
+        except ValueError as e:
+            errors.append("power.forward_at: %s" % e)
+    if isinstance(p.get("forward_s"), int) and isinstance(p.get("awake_max_s"), int) and p["forward_s"] >= p["awake_max_s"]:
+        errors.append("power.forward_s: must be less than power.awake_max_s (%d)" % p["awake_max_s"])
+
+
+def register(config):
+    if "battery" not in config.POWER_MODES:
+        config.POWER_MODES.append("battery")
+        config.POWER.extend(_power_fields(config))
+    config.register_check(_check)
+
+
+def start(gw):
+    if gw.cfg["power"]["mode"] != "battery":
+        return {}
+    import wake
+
+    cycle = wake.Wake(gw)
+    # no mains loops: the wake cycle reads, forwards and sleeps; nothing
+    # serves an API from a board that is asleep most of the time
+    return {"scheduler": None, "network": None, "api": None, "wake": cycle.run}

@@ -1,0 +1,62 @@
+# Deep sleep and the memory that survives it, chosen by the board file's
+# "sleep" entry:
+#   {"kind": "machine", "rtc_memory": 2048}  an ESP32: machine.deepsleep(ms);
+#       the wake state lives in RTC slow memory (kept through deep sleep and
+#       resets, lost at power-off: the next start is then a cold boot)
+#   {"kind": "exit"}  the unix port: print "DEEPSLEEP <ms>" and exit with
+#       SLEEP_EXIT; tools/unix_board.py starts the process again after that
+#       time in the same flash directory, where the state is a file
+# State that does not fit the RTC memory goes to the flash file too.
+import json
+import sys
+
+import fsutil
+
+SLEEP_EXIT = 76
+STATE_FILE = "wake_state.json"
+_IN_FILE = b"F"  # in RTC memory: "the state is in the flash file"
+
+
+def kind(board):
+    return (board.get("sleep") or {}).get("kind")
+
+
+def _rtc_size(board):
+    return (board.get("sleep") or {}).get("rtc_memory", 0)
+
+
+def load(board):
+    """The state saved before the last sleep (a dict), or None."""
+    try:
+        if _rtc_size(board):
+            from machine import RTC
+
+            raw = RTC().memory()
+            if raw != _IN_FILE:
+                return json.loads(raw) if raw else None
+        return json.loads(fsutil.read_text(STATE_FILE))
+    except (OSError, ValueError):
+        return None  # never saved, or damaged: a cold start
+
+
+def save(board, state):
+    text = json.dumps(state)
+    size = _rtc_size(board)
+    if size:
+        from machine import RTC
+
+        if len(text) <= size:
+            RTC().memory(text.encode())
+            return
+        RTC().memory(_IN_FILE)
+    fsutil.write_atomic(STATE_FILE, text)
+
+
+def sleep(board, ms):
+    """Deep sleep for ms; the board then starts afresh (boot.py, main.py)."""
+    if kind(board) == "machine":
+        import machine
+
+        machine.deepsleep(ms)
+    print("DEEPSLEEP %d" % ms)
+    sys.exit(SLEEP_EXIT)
