@@ -18,10 +18,11 @@
 # record; a torn tail is detected (header, length, newline, crc) and the next
 # append starts a new segment instead of writing after the damage.
 import binascii
+import io
 import json
 import os
 
-from compat import const
+from compat import MICROPYTHON, const
 
 
 def _crc32(data, value=0):
@@ -47,12 +48,27 @@ except TypeError:  # older MicroPython: already compact
     _dumps_kw = {}
 
 
-def _utf8(text):
-    """The UTF-8 bytes of text: on MicroPython a view of the str itself (no copy)."""
-    try:
-        return memoryview(text)  # type: ignore[arg-type]  # MicroPython's str has the buffer protocol
-    except TypeError:
-        return text.encode()  # CPython
+class _Sum(io.IOBase):
+    """Length and CRC-32 of what json.dump streams into it, keeping nothing:
+    a reading is stored without ever being one big string in the heap."""
+
+    def __init__(self):
+        self.n = 0
+        self.crc = 0
+
+    def write(self, b):
+        if isinstance(b, str):  # CPython's json writes str pieces
+            b = b.encode()
+        self.n += len(b)
+        self.crc = crc32(b, self.crc)
+        return len(b)
+
+
+def _dump(reading, f):
+    if MICROPYTHON:
+        json.dump(reading, f, **_dumps_kw)  # streamed in small pieces
+    else:
+        f.write(json.dumps(reading, **_dumps_kw).encode())
 
 
 class OutboxError(Exception):
@@ -195,16 +211,18 @@ class Outbox:
         oldest readings, or fails; what was stored before stays intact."""
         seq = self._next
         reading["seq"] = seq
-        body = _utf8(json.dumps(reading, **_dumps_kw))
-        if len(body) > self._max_body:
+        total = _Sum()
+        json.dump(reading, total, **_dumps_kw)
+        size = total.n
+        if size > self._max_body:
             # refused before anything older is dropped to make room for it
             raise OutboxError("outbox: reading seq %d of %d bytes is too large to store (limit %d)"
-                              % (seq, len(body), self._max_body))
-        head = b"#%08x%06x%08x\n" % (seq, len(body), crc32(body) & 0xFFFFFFFF)
+                              % (seq, size, self._max_body))
+        head = b"#%08x%06x%08x\n" % (seq, size, total.crc & 0xFFFFFFFF)
         dropped = self.dropped
         while True:
             try:
-                self._write_record(seq, head, body)
+                self._write_record(seq, head, reading, size)
                 break
             except OSError as e:
                 if not self._segs or _size(self._seg_path(self._segs[-1])) != self._end:
@@ -216,7 +234,7 @@ class Outbox:
                 if err == _ENOSPC:
                     raise OutboxError(
                         "outbox: flash full (ENOSPC) storing seq %d (%d bytes) in %s; "
-                        "nothing older can be dropped" % (seq, len(body), self.path),
+                        "nothing older can be dropped" % (seq, size, self.path),
                         err,
                     )
                 raise OutboxError("outbox: storing seq %d in %s failed: %s" % (seq, self.path, e), err)
@@ -385,26 +403,26 @@ class Outbox:
         while len(segs) > 1 and segs[1] <= head:
             self._delete_oldest()
 
-    def _write_record(self, seq, head, body):
+    def _write_record(self, seq, head, reading, size):
         segs = self._segs
-        if not segs or self._roll or self._end and self._end + len(head) + len(body) + 1 > self.segment_bytes:
+        if not segs or self._roll or self._end and self._end + len(head) + size + 1 > self.segment_bytes:
             old = segs[-1] if segs else None
             with open(self._seg_path(seq), "wb") as f:
                 f.write(head)
-                f.write(body)
+                _dump(reading, f)
                 f.write(b"\n")
             if not segs or segs[-1] != seq:  # same name when the torn one was empty
                 segs.append(seq)
-            self._end = _HDR + len(body) + 1
+            self._end = _HDR + size + 1
             self._roll = False
             if old is not None and self._head() >= seq:
                 self._collect()
             return
         with open(self._seg_path(segs[-1]), "ab") as f:
             f.write(head)
-            f.write(body)
+            _dump(reading, f)
             f.write(b"\n")
-        self._end += _HDR + len(body) + 1
+        self._end += _HDR + size + 1
 
     def _parse(self, hdr, seq):
         """Body length if hdr is a valid header for seq, else -1."""

@@ -139,6 +139,7 @@ class Wake:
             await asyncio.sleep_ms(100)
         if ntp and server is None:
             wakeplan.synced(st)
+            log.info("battery: clock synced (the host's clock)")
         elif ntp and server:
             up = ticks_ms()
             while not net.time_synced and ticks_diff(ticks_ms(), up) < 5000 and ticks_diff(ticks_ms(), t) < budget:

@@ -9,7 +9,7 @@
 #   fwd_wake, fwd_ms, fwd_fail   last forwarding: wake, time, failures in a row
 #   ntp_wake, synced             last clock sync (wake), clock set by NTP
 #   busy      a wake began and did not reach its sleep; aborted: how often
-EARLY_MS = 1000  # a meter due this soon is read now rather than slept for
+EARLY_MAX_MS = 60000  # a meter due within a tenth of its interval (at most this) is read now
 MIN_SLEEP_MS = 1000
 IDLE_SLEEP_MS = 3600000  # nothing to read: wake hourly all the same
 RETRY_MS = 60000  # first retry of a failed read; doubles, never past the interval
@@ -51,6 +51,12 @@ def last_slot(now, at_ms, tz_min):
     return slot - tz_min * 60000
 
 
+def _early(interval):
+    """How much sooner than due a meter may be read: a wake saved (the RTC
+    timer of a sleeping ESP32 drifts a few percent anyway)."""
+    return min(interval // 10, EARLY_MAX_MS)
+
+
 def due_meters(state, meters, now):
     """Names (in config order) of meters (name, interval_ms) to read now;
     unknown ones (cold boot, newly configured) are due at once."""
@@ -60,7 +66,7 @@ def due_meters(state, meters, now):
         t = due.get(name)
         if t is not None and t - now > interval:  # the clock went back: keep the interval, not the gap
             due[name] = t = now + interval
-        if t is None or t - now <= EARLY_MS:
+        if t is None or t - now <= _early(interval):
             out.append(name)
     return out
 
@@ -72,7 +78,7 @@ def read_done(state, name, interval, now, ok):
     if ok:
         fails.pop(name, None)
         t = state["due"].get(name)
-        t = now + interval if t is None or t + interval <= now + EARLY_MS else t + interval
+        t = now + interval if t is None or t + interval <= now + _early(interval) else t + interval
     else:
         n = fails.get(name, 0) + 1
         fails[name] = n

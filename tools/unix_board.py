@@ -37,6 +37,7 @@ class UnixBoard:
         self.lines = []
         self.boots = 0
         self.boot_lines = []  # index into lines where each boot's output starts
+        self.boot_times = []  # time.monotonic() of each boot
         self.runs = []  # per finished run: {"rc", "wall_ms", "sleep_ms" (deep sleep asked for, or None)}
         self.proc = None
         self.stopping = False
@@ -50,6 +51,7 @@ class UnixBoard:
         self.boots += 1
         self.boot_lines.append(len(self.lines))
         self._t0 = time.monotonic()
+        self.boot_times.append(self._t0)
         # own session: a terminal's Ctrl-C reaches the runner, which stops the board cleanly
         return subprocess.Popen([micropython(), "-X", "heapsize=" + self.heap] + self.argv,
                                 cwd=self.flash, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
