@@ -49,6 +49,10 @@ def start(gw):
         return {}
     import wake
 
+    gw.dispatch.folder = None  # no API to serve the latest readings from
+    gw.dispatch.echo = False  # a long console line costs awake time on a board's UART
+    for s in gw.forwarder.sinks if gw.forwarder else ():
+        s.offline_on_stop = False  # asleep is not offline for Home Assistant
     cycle = wake.Wake(gw)
     # no mains loops: the wake cycle reads, forwards and sleeps; nothing
     # serves an API from a board that is asleep most of the time

@@ -29,10 +29,6 @@ class Wake:
         self.tz = gw.cfg["time"]["tz_offset_min"]
         self.t0 = ticks_ms()
         self.meters = [(m.name, m.interval_ms) for m in gw.scheduler.meters]
-        gw.dispatch.folder = None  # no API to serve the latest readings from
-        gw.dispatch.echo = False  # a long console line costs awake time on a board's UART
-        for s in gw.forwarder.sinks if gw.forwarder else ():
-            s.offline_on_stop = False  # asleep is not offline for Home Assistant
 
     def left_ms(self):
         return self.power["awake_max_s"] * 1000 - _MARGIN_MS - ticks_diff(ticks_ms(), self.t0)
@@ -70,7 +66,10 @@ class Wake:
             ms, why = wakeplan.next_wake(st, self.meters, self.power, now_ms(), self.tz)
         finally:
             st["busy"] = False
-            deepsleep.save(board, st)
+            try:
+                deepsleep.save(board, st)
+            except Exception as e:  # a full or failing flash must not keep the board awake
+                log.exception("battery: wake state not saved", e)
         gc.collect()
         log.info("battery: awake %d ms, sleeping %d ms (next: %s); heap free %s, least %s", ticks_diff(ticks_ms(), self.t0),
                  ms, why, heap()[0], self.gw.health.heap_low if self.gw.health else None)

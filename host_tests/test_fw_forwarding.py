@@ -19,7 +19,8 @@ import pytest
 
 from fw_e2e import SECRETS, console_readings, delivered, http_sink, meters, mqtt_sink, no_secrets, simulator
 from fw_helpers import TOKEN, flash_dir, free_port, http
-from fwd_servers import Mosquitto, Receiver, Subscriber, retained
+from fwd_servers import Receiver, Subscriber, retained
+from test_mqtt import broker  # noqa: F401  (the fixture: Mosquitto on a free port)
 from unix_board import UnixBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,14 +45,6 @@ def start(tmp_path, sim, names, sinks, name="gw-e2e", **extra):
     b = UnixBoard(flash_dir(tmp_path, cfg), heap=HEAP).start()
     b.wait_for("api: listening")
     return b, port
-
-
-@pytest.fixture
-def broker(tmp_path):
-    os.makedirs(tmp_path / "broker")
-    b = Mosquitto(tmp_path / "broker").start()
-    yield b
-    b.stop()
 
 
 def test_mqtt_every_reading_arrives_through_a_broker_outage(tmp_path, broker, corpus):
