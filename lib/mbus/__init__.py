@@ -2,6 +2,7 @@
 # Kept tiny: the public functions live in submodules that are imported the
 # first time one of them is used (module __getattr__, PEP 562).
 from mbus.errors import MBusError, FrameError, DecodeError, UnsupportedError  # noqa: F401
+from mbus.errors import NoReplyError, CollisionError, TransportError  # noqa: F401
 
 __version__ = "0.1.0"
 

@@ -21,3 +21,17 @@ class DecodeError(MBusError):
 
 class UnsupportedError(DecodeError):
     """Well-formed but outside what is decoded (an unknown CI field, say)."""
+
+
+# The bus master's errors (mbus.master): what went wrong on the wire.
+class NoReplyError(MBusError):
+    """Silence: no byte came back within the reply window, after every retry."""
+
+
+class CollisionError(MBusError):
+    """Bytes came back but formed no single valid frame: several slaves
+    answered at once, or the line is garbled."""
+
+
+class TransportError(MBusError):
+    """The transport (UART, serial port, TCP socket) failed or closed."""

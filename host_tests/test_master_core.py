@@ -1,0 +1,200 @@
+"""The sans-IO master core, driven by a scripted line: what it writes, how
+long it waits, and what it makes of every kind of reply."""
+import pytest
+
+from mbus import CollisionError, FrameError, MBusError, NoReplyError, frame
+from mbus import requests as rq
+from mbus.master import READ, WRITE, Protocol
+
+ACK = b"\xe5"
+
+
+def rsp(a=1, body=None, c=0x08):
+    body = body if body is not None else bytes.fromhex("78563412 2D2C 01 07 01 00 0000 0403 10270000")
+    return frame.long_frame(c, a, 0x72, body)
+
+
+class Line:
+    """Answers each written frame with the next scripted list of chunks."""
+
+    def __init__(self, *script):
+        self.script = list(script)
+        self.written = []
+        self.reads = []
+        self.pending = []
+
+    def run(self, step):
+        value = None
+        while True:
+            try:
+                op, arg = step.send(value)
+            except StopIteration as e:
+                return e.value
+            value = None
+            if op == WRITE:
+                self.written.append(arg)
+                self.pending = list(self.script.pop(0)) if self.script else []
+            elif op == READ:
+                self.reads.append(arg)
+                value = self.pending.pop(0) if self.pending else b""
+
+
+def test_timeouts_follow_the_baud_rate():
+    p = Protocol()
+    assert (p.reply_ms, p.char_timeout_ms, p.settle_ms) == (138 + 50, 23 + 20, 10 + 2)
+    p = Protocol(baudrate=9600, reply_timeout_ms=100, char_timeout_ms=7, settle_ms=0)
+    assert (p.reply_ms, p.char_timeout_ms, p.settle_ms) == (100, 7, 0)
+    p.set_baudrate(300)
+    assert p.bits_ms(11) == 37
+
+
+def test_ping_waits_window_plus_request_time_then_settles():
+    line = Line([ACK])
+    assert line.run(Protocol().ping(5)) is True
+    assert line.written == [rq.snd_nke(5)]
+    # discard poll, reply window (5 bytes on the line: 23 ms, + 188 ms), settle
+    assert line.reads == [0, 23 + 188, 12]
+
+
+def test_long_frame_byte_by_byte_is_never_cut_short():
+    big = rsp(body=bytes(range(12)) + bytes(240))  # 261 bytes: 1.2 s on the wire at 2400 baud
+    assert len(big) == 261
+    line = Line([ACK], [big[i:i + 1] for i in range(len(big))])
+    p = Protocol()
+    frame_ = line.run(p.transact(rq.req_ud2(1, 1), 2, 1, 1))
+    assert frame_ == big
+
+
+def test_silence_costs_the_window_and_is_retried():
+    line = Line()
+    p = Protocol(retries=2)
+    with pytest.raises(NoReplyError) as e:
+        line.run(p.transact(rq.snd_nke(3), 1, 3))
+    assert line.written == [rq.snd_nke(3)] * 3
+    assert "no reply from primary address 3" in str(e.value) and "(3 attempts)" in str(e.value)
+    assert isinstance(e.value, MBusError)
+
+
+def test_echo_is_stripped_and_the_window_restarts():
+    req = rq.snd_nke(7)
+    line = Line([req[:2], req[2:], ACK])
+    assert line.run(Protocol().ping(7)) is True
+    assert line.reads[-2] == 188  # after the echo: the plain reply window
+
+
+def test_a_reply_that_merely_starts_like_the_request_is_no_echo():
+    # REQ_UD2 starts with 10h, as does a short frame; only a full copy is an echo.
+    reply = rsp()
+    line = Line([reply])
+    assert line.run(Protocol().transact(rq.req_ud2(1, 1), 2, 1, 1)) == reply
+
+
+@pytest.mark.parametrize("chunks, error, words", [
+    ([ACK + ACK], CollisionError, "stray bytes"),
+    ([b"\x00" + ACK], CollisionError, "stray bytes"),
+    ([b"\xa5\x01"], CollisionError, "no valid frame"),
+    ([rsp()[:20]], FrameError, "truncated: 20 of"),
+    ([rsp()], FrameError, "where E5h was expected"),
+])
+def test_ack_exchange_failures_are_named(chunks, error, words):
+    line = Line(*[chunks] * 3)
+    with pytest.raises(error) as e:
+        line.run(Protocol().transact(rq.snd_nke(1), 1, 1))
+    assert words in str(e.value)
+    assert len(line.written) == 3
+
+
+@pytest.mark.parametrize("reply, error, words", [
+    (ACK, FrameError, "answered E5h where an RSP_UD"),
+    (rsp(a=2), FrameError, "reply from primary address 2 where 1 was asked"),
+    (rsp(c=0x53), FrameError, "RSP_UD long frame was expected"),
+    (rsp() + b"\x00", CollisionError, "stray bytes"),
+])
+def test_rsp_ud_failures_are_named(reply, error, words):
+    line = Line(*[[reply]] * 3)
+    with pytest.raises(error) as e:
+        line.run(Protocol().transact(rq.req_ud2(1, 1), 2, 1, 1))
+    assert words in str(e.value)
+
+
+def test_noise_before_a_long_frame_is_skipped():
+    reply = rsp()
+    line = Line([b"\x00\x13" + reply])
+    assert line.run(Protocol().transact(rq.req_ud2(1, 1), 2, 1, 1)) == reply
+
+
+def test_secondary_reply_must_match_the_selection():
+    line = Line(*[[rsp()]] * 3)
+    with pytest.raises(FrameError) as e:
+        line.run(Protocol().transact(rq.req_ud2(0xFD, 1), 2, "99999999FFFFFFFF", "99999999FFFFFFFF"))
+    assert "12345678" in str(e.value)
+
+
+def test_read_synchronises_the_link_then_toggles_fcb():
+    line = Line([ACK], [rsp()], [rsp()], [rsp()])
+    p = Protocol()
+    r = line.run(p.read(1))
+    assert r["frames"] == [rsp()] and r["complete"] is True
+    assert r["telegram"]["header"]["secondary_address"] == "12345678 2D2C0107".replace(" ", "")
+    line.run(p.read(1))
+    line.run(p.read(1))
+    assert line.written == [rq.snd_nke(1), rq.req_ud2(1, 1), rq.req_ud2(1, 0), rq.req_ud2(1, 1)]
+
+
+def test_a_failed_read_resynchronises_next_time():
+    line = Line([ACK], [], [], [], [ACK], [rsp()])
+    p = Protocol()
+    with pytest.raises(NoReplyError):
+        line.run(p.read(1))
+    line.run(p.read(1))
+    assert line.written[-2:] == [rq.snd_nke(1), rq.req_ud2(1, 1)]
+
+
+def test_read_by_secondary_selects_resets_and_selects_again():
+    sec = "123456782D2C0107"
+    line = Line([ACK], [ACK], [ACK], [rsp()], [ACK], [rsp()])
+    p = Protocol()
+    line.run(p.read(sec))
+    line.run(p.read(sec))
+    assert line.written == [rq.select(sec), rq.snd_nke(0xFD), rq.select(sec), rq.req_ud2(0xFD, 1),
+                            rq.select(sec), rq.req_ud2(0xFD, 0)]
+
+
+def test_commands_use_and_move_the_fcb_state():
+    line = Line([ACK], [ACK], [ACK])
+    p = Protocol()
+    line.run(p.set_primary_address(1, 9))
+    assert p.fcb == {9: 0}
+    line.run(p.application_reset(9))
+    assert line.written == [rq.snd_nke(1), rq.set_primary_address(1, 9, 1), rq.application_reset(9, None, 0)]
+
+
+def test_broadcast_without_reply_only_waits_for_the_line():
+    line = Line()
+    assert line.run(Protocol().ping(0xFF)) is False
+    assert line.written == [rq.snd_nke(0xFF)]
+    line = Line()
+    line.run(Protocol().send_user_data(0xFF, b"\x01\x7a\x05"))
+    assert len(line.written) == 1
+
+
+def test_switch_baudrate_changes_timing_after_the_ack():
+    p = Protocol()
+    steps = p.switch_baudrate(1, 9600)
+    line = Line([ACK], [ACK])
+    ops = []
+    value = None
+    while True:
+        try:
+            op, arg = steps.send(value)
+        except StopIteration:
+            break
+        ops.append(op)
+        value = None
+        if op == WRITE:
+            line.written.append(arg)
+            line.pending = list(line.script.pop(0))
+        elif op == READ:
+            value = line.pending.pop(0) if line.pending else b""
+    assert ops[-1] == 3  # BAUD, for the transport
+    assert p.baudrate == 9600 and p.reply_ms == 35 + 50

@@ -1,0 +1,18 @@
+# Millisecond clock for both interpreters: MicroPython's time has ticks_ms,
+# ticks_diff and sleep_ms; CPython gets equivalents on a monotonic clock.
+try:
+    from time import ticks_ms, ticks_diff, ticks_add, sleep_ms  # noqa: F401
+except ImportError:
+    import time as _time
+
+    def ticks_ms():
+        return int(_time.monotonic() * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, b):
+        return a + b
+
+    def sleep_ms(ms):
+        _time.sleep(ms / 1000)

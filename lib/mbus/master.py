@@ -1,0 +1,444 @@
+# M-Bus master (EN 13757-2/-3). The protocol exists once, in Protocol, as
+# generator "steps" that yield I/O requests (READ, WRITE, BAUD) and receive
+# their results; Master runs steps blocking, AsyncMaster under asyncio. So
+# retries, FCB, echo handling, framing and scans never touch a UART or socket.
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+from mbus import requests as rq
+from mbus.clock import ticks_diff, ticks_ms
+from mbus.errors import CollisionError, FrameError, MBusError, NoReplyError
+from mbus.frame import ACK, ADDR_BROADCAST, ADDR_BROADCAST_REPLY, ADDR_NETWORK, START_LONG
+from mbus.framer import Framer
+
+# What a step asks of its driver; the driver sends back the result.
+READ = const(1)  # (READ, ms) -> bytes: wait up to ms for a first byte, return what arrived (b"" = silence)
+WRITE = const(2)  # (WRITE, frame) -> None
+BAUD = const(3)  # (BAUD, rate) -> None: the transport switches its baud rate
+
+# The reply an exchange waits for.
+EXPECT_NOTHING = const(0)  # broadcast to FFh: no slave answers
+EXPECT_ACK = const(1)  # E5h
+EXPECT_RSP_UD = const(2)  # a long frame from the slave (C = 08h plus ACD/DFC bits)
+
+BITS_PER_CHAR = const(11)  # start, 8 data, even parity, stop
+MAX_TRAILING = const(512)
+
+
+def _who(x):
+    if isinstance(x, str):
+        return "secondary address " + x
+    if x == ADDR_NETWORK:
+        return "the selected slave (FDh)"
+    if x == ADDR_BROADCAST_REPLY:
+        return "broadcast FEh"
+    return "primary address %d" % x
+
+
+class Protocol:
+    """The sans-IO master: request building, reply framing, timing, retries,
+    FCB per address, multi-telegram reads and scans.
+
+    Every public method returns a generator (a "step") for a driver to run;
+    Master and AsyncMaster below are the two drivers. Options:
+      baudrate          line rate, for timeouts (default 2400)
+      retries           extra attempts after a failed exchange (default 2, as libmbus)
+      reply_timeout_ms  reply window after the request left the line
+                        (default 330 bit times + 50 ms, EN 13757-2)
+      char_timeout_ms   silence that ends a reply once it started (default 5 characters + 20 ms)
+      settle_ms         time listened after a complete frame for more bytes,
+                        which mean a collision (default 2 characters + 2 ms)
+      sync_fcb          send SND_NKE before the first FCV=1 frame to an
+                        address, so its frame count bit is known (default True)
+      check_address     a reply by primary address must carry that address (default True)
+    """
+
+    def __init__(self, baudrate=2400, retries=2, reply_timeout_ms=None, char_timeout_ms=None, settle_ms=None,
+                 sync_fcb=True, check_address=True):
+        if retries < 0:
+            raise ValueError("retries must be >= 0, got %r" % (retries,))
+        self.retries = retries
+        self.sync_fcb = sync_fcb
+        self.check_address = check_address
+        self._timeouts = (reply_timeout_ms, char_timeout_ms, settle_ms)
+        self.set_baudrate(baudrate)
+        self.fcb = {}  # primary address or secondary address -> FCB of the next FCV=1 frame
+        self.framer = Framer()
+        self.sent = 0  # frames written
+        self.failed = 0  # exchanges that failed (each one retried or reported)
+
+    def set_baudrate(self, baudrate):
+        if not isinstance(baudrate, int) or baudrate <= 0:
+            raise ValueError("baud rate must be a positive int, got %r" % (baudrate,))
+        self.baudrate = baudrate
+        reply, char, settle = self._timeouts
+        self.reply_ms = reply if reply is not None else self.bits_ms(330) + 50
+        self.char_timeout_ms = char if char is not None else self.bits_ms(5 * BITS_PER_CHAR) + 20
+        self.settle_ms = settle if settle is not None else self.bits_ms(2 * BITS_PER_CHAR) + 2
+
+    def bits_ms(self, bits):
+        """Time of bits on the line, in whole milliseconds (rounded up)."""
+        return (bits * 1000 + self.baudrate - 1) // self.baudrate
+
+    # -- one exchange -----------------------------------------------------
+
+    def exchange(self, request, expect, who=None):
+        """Send request once; return the reply frame (None for EXPECT_NOTHING).
+
+        Raises NoReplyError (silence), CollisionError (bytes without one
+        valid frame, or stray bytes around it) or FrameError (a valid frame
+        of the wrong kind, or one cut short).
+        """
+        # Bytes already waiting (a late reply, noise) must not pass for this reply.
+        while (yield (READ, 0)):
+            pass
+        yield (WRITE, request)
+        self.sent += 1
+        on_line = self.bits_ms(BITS_PER_CHAR * len(request))
+        t0 = ticks_ms()
+        if expect == EXPECT_NOTHING:
+            # Nobody answers a broadcast; wait until it has left the line.
+            while True:
+                left = on_line + self.settle_ms - ticks_diff(ticks_ms(), t0)
+                if left <= 0:
+                    return None
+                yield (READ, left)
+        f = self.framer
+        f.reset()
+        window = on_line + self.reply_ms
+        echo = 0  # bytes of our own request seen so far (converters that echo)
+        while True:
+            if f.frame is not None:
+                wait = self.settle_ms
+            elif f.total:
+                wait = self.char_timeout_ms
+            else:
+                wait = window - ticks_diff(ticks_ms(), t0)
+            data = b""
+            if wait > 0:
+                data = yield (READ, wait)
+            if not data or f.trailing > MAX_TRAILING:
+                break
+            i = 0
+            if echo >= 0 and not f.total:
+                n = len(request)
+                while i < len(data) and echo < n and data[i] == request[echo]:
+                    i += 1
+                    echo += 1
+                if echo == n:
+                    # The whole request came back: the reply window starts now.
+                    echo = -1
+                    t0 = ticks_ms()
+                    window = self.reply_ms
+                elif i < len(data):
+                    f.feed(request[:echo])  # not an echo after all: those bytes are reply
+                    echo = -1
+            f.feed(data, i)
+        f.finish()
+        if f.frame is None:
+            self.failed += 1
+            if not f.total:
+                raise NoReplyError("no reply from %s within %d ms" % (_who(who), window))
+            if f.truncated is not None and f.skipped == f.total:
+                have, want = f.truncated
+                if want and f.total == have:
+                    raise FrameError("reply from %s truncated: %d of %d bytes" % (_who(who), have, want))
+            raise CollisionError("garbled reply from %s: %d bytes, no valid frame (%s)"
+                                 % (_who(who), f.total, f.error or "no frame start"))
+        frame = f.frame
+        if f.trailing or (f.skipped and frame[0] != START_LONG):
+            self.failed += 1
+            raise CollisionError("garbled reply from %s: %d stray bytes around a valid frame (collision?)"
+                                 % (_who(who), f.trailing + f.skipped))
+        if expect == EXPECT_ACK:
+            if frame[0] != ACK:
+                self.failed += 1
+                raise FrameError("%s answered a %d-byte frame where E5h was expected" % (_who(who), len(frame)))
+        elif frame[0] != START_LONG or (frame[4] & 0x4F) != 0x08:
+            self.failed += 1
+            raise FrameError("%s answered %s where an RSP_UD long frame was expected"
+                             % (_who(who), "E5h" if frame[0] == ACK else "a %d-byte frame" % len(frame)))
+        return frame
+
+    def transact(self, request, expect, who=None, key=None):
+        """exchange() with retries; an RSP_UD must come from the address asked
+        (primary) or match the selected secondary address (key)."""
+        err = None
+        for _ in range(self.retries + 1):
+            try:
+                frame = yield from self.exchange(request, expect, who)
+                if expect == EXPECT_RSP_UD:
+                    self._check_origin(frame, who, key)
+                return frame
+            except (NoReplyError, CollisionError, FrameError) as e:
+                err = e
+        raise err.__class__("%s (%d attempts)" % (err, self.retries + 1))
+
+    def _check_origin(self, frame, who, key):
+        if isinstance(key, str):
+            sec = rq.reply_secondary(frame)
+            if sec is not None and not rq.matches(key, sec):
+                self.failed += 1
+                raise FrameError("reply from secondary address %s, which does not match %s" % (sec, key))
+        elif self.check_address and isinstance(who, int) and who <= rq.MAX_PRIMARY and frame[5] != who:
+            self.failed += 1
+            raise FrameError("reply from primary address %d where %d was asked" % (frame[5], who))
+
+    # -- addressing and the frame count bit ---------------------------------
+
+    def _address(self, address):
+        """(link address, FCB key) for an int or a secondary address; a
+        secondary address is selected first."""
+        if isinstance(address, str):
+            key = rq.normalize_secondary(address)
+            yield from self.transact(rq.select(key), EXPECT_ACK, key)
+            return ADDR_NETWORK, key
+        return rq.check_primary(address), address
+
+    def _next_fcb(self, a, key):
+        fcb = self.fcb.get(key)
+        if fcb is None:
+            if self.sync_fcb:
+                # SND_NKE resets the slave's link: its next FCV=1 frame has FCB=1.
+                yield from self.transact(rq.snd_nke(a), EXPECT_ACK, key)
+                if a == ADDR_NETWORK:
+                    # ... and at FDh it also ends the selection: select again.
+                    yield from self.transact(rq.select(key), EXPECT_ACK, key)
+            fcb = 1
+        return fcb
+
+    def _send(self, address, build):
+        """SND_UD-like command: build(a, fcb) -> frame, answered by E5h."""
+        a, key = yield from self._address(address)
+        if a == ADDR_BROADCAST or a == ADDR_BROADCAST_REPLY:
+            yield from self.transact(build(a, 0), EXPECT_NOTHING if a == ADDR_BROADCAST else EXPECT_ACK, a)
+            return a, key
+        fcb = yield from self._next_fcb(a, key)
+        try:
+            yield from self.transact(build(a, fcb), EXPECT_ACK, a if key == a else key)
+        except MBusError:
+            self.fcb.pop(key, None)
+            raise
+        self.fcb[key] = fcb ^ 1
+        return a, key
+
+    # -- public steps ---------------------------------------------------------
+
+    def read(self, address, multi=True, max_frames=16):
+        """REQ_UD2 until the slave has no more records (or max_frames).
+
+        Returns {"address", "frames": [bytes], "telegram": mbus.merge(...),
+        "complete": False when the slave still had records (multi=False or
+        max_frames reached); the next read then starts its sequence afresh}.
+        """
+        from mbus import decode, merge
+
+        if max_frames < 1:
+            raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
+        a, key = yield from self._address(address)
+        who = a if key == a else key
+        frames = []
+        telegrams = []
+        complete = True
+        try:
+            while True:
+                fcb = yield from self._next_fcb(a, key)
+                frame = yield from self.transact(rq.req_ud2(a, fcb), EXPECT_RSP_UD, who, key)
+                self.fcb[key] = fcb ^ 1
+                frames.append(frame)
+                telegrams.append(decode(frame))
+                if not telegrams[-1].get("more_records_follow"):
+                    break
+                if not multi or len(frames) >= max_frames:
+                    # The slave is mid-sequence: resynchronise before the next read.
+                    complete = False
+                    self.fcb.pop(key, None)
+                    break
+        except MBusError:
+            self.fcb.pop(key, None)
+            raise
+        return {"address": address, "frames": frames, "telegram": merge(telegrams), "complete": complete}
+
+    def read_class1(self, address):
+        """REQ_UD1 (alarm / class 1 data): the long frame, or None for E5h."""
+        a, key = yield from self._address(address)
+        fcb = yield from self._next_fcb(a, key)
+        who = a if key == a else key
+        err = None
+        for _ in range(self.retries + 1):
+            try:
+                frame = yield from self.exchange(rq.req_ud1(a, fcb), EXPECT_RSP_UD, who)
+                self._check_origin(frame, who, key)
+            except FrameError as e:
+                if len(self.framer.frame or b"") == 1:
+                    frame = None  # E5h: nothing to report
+                else:
+                    err = e
+                    continue
+            except (NoReplyError, CollisionError) as e:
+                err = e
+                continue
+            self.fcb[key] = fcb ^ 1
+            return frame
+        self.fcb.pop(key, None)
+        raise err.__class__("%s (%d attempts)" % (err, self.retries + 1))
+
+    def ping(self, address):
+        """SND_NKE; True when E5h came back (the link is then reset), False on
+        silence. Raises CollisionError when the answer is garbled."""
+        a = rq.check_primary(address)
+        if a == ADDR_BROADCAST:
+            yield from self.transact(rq.snd_nke(a), EXPECT_NOTHING, a)
+            return False
+        try:
+            yield from self.transact(rq.snd_nke(a), EXPECT_ACK, a)
+        except NoReplyError:
+            return False
+        if a != ADDR_NETWORK:
+            self.fcb[a] = 1
+        return True
+
+    def select(self, mask):
+        """Select by secondary address (F nibbles are wildcards): True when E5h
+        came back, False on silence; CollisionError when garbled."""
+        mask = rq.normalize_secondary(mask)
+        try:
+            yield from self.transact(rq.select(mask), EXPECT_ACK, mask)
+        except NoReplyError:
+            return False
+        return True
+
+    def deselect(self, mask=rq.WILDCARD):
+        """CI 56h: the slaves matching mask leave the selected state."""
+        mask = rq.normalize_secondary(mask)
+        try:
+            yield from self.transact(rq.deselect(mask), EXPECT_ACK, mask)
+        except NoReplyError:
+            return False
+        return True
+
+    def set_primary_address(self, address, new):
+        """Give the slave at address (int or secondary) the primary address new."""
+        rq.set_primary_address(0, new)  # validates new before anything is sent
+        a, key = yield from self._send(address, lambda a, fcb: rq.set_primary_address(a, new, fcb))
+        if key == a and key in self.fcb:
+            self.fcb[new] = self.fcb.pop(key)
+
+    def application_reset(self, address, subcode=None):
+        """SND_UD CI 50h (optionally with a subcode)."""
+        yield from self._send(address, lambda a, fcb: rq.application_reset(a, subcode, fcb))
+
+    def send_user_data(self, address, data, ci=rq.CI_DATA_SEND):
+        """Raw SND_UD with any CI and user data; True once acknowledged."""
+        yield from self._send(address, lambda a, fcb: rq.snd_ud(a, ci, data, fcb))
+        return True
+
+    def switch_baudrate(self, address, baudrate):
+        """CI B8h..BFh; after the E5h (sent at the old rate) the transport and
+        the timeouts switch to baudrate."""
+        rq.switch_baudrate(0, baudrate)
+        yield from self._send(address, lambda a, fcb: rq.switch_baudrate(a, baudrate, fcb))
+        yield (BAUD, baudrate)
+        self.set_baudrate(baudrate)
+
+    def scan_primary(self, addresses=None, progress=None, retries=0):
+        """SND_NKE to each address (default 0..250). Returns {"found": [int],
+        "collisions": [int], "probes": n}; progress(probes, address, outcome)."""
+        from mbus.scan import scan_primary
+
+        return scan_primary(self, addresses, progress, retries)
+
+    def scan_secondary(self, mask=rq.WILDCARD, progress=None, retries=0, verify=True):
+        """Wildcard search splitting every nibble, then (verify) a check with
+        the found slaves deselected. Returns {"found": [str], "primary": {str:
+        int}, "collisions": [mask], "probes": n, "frames": n, "verified": bool};
+        progress(probes, mask, outcome)."""
+        from mbus.scan import scan_secondary
+
+        return scan_secondary(self, mask, progress, retries, verify)
+
+
+STEPS = ("read", "read_class1", "ping", "select", "deselect", "set_primary_address", "application_reset",
+         "send_user_data", "switch_baudrate", "scan_primary", "scan_secondary")
+
+
+class Master:
+    """Blocking driver: Master(transport, **Protocol options).
+
+    transport: write(bytes), read(timeout_ms) -> bytes (b"" on silence),
+    optional set_baudrate(rate), close(); see mbus.transport.
+    Methods (same arguments as Protocol's): read, read_class1, ping, select,
+    deselect, set_primary_address, application_reset, send_user_data,
+    switch_baudrate, scan_primary, scan_secondary.
+    """
+
+    def __init__(self, transport, **options):
+        if "baudrate" not in options:
+            options["baudrate"] = getattr(transport, "baudrate", 2400)
+        self.transport = transport
+        self.core = Protocol(**options)
+
+    def run(self, steps):
+        t = self.transport
+        value = None
+        while True:
+            try:
+                op, arg = steps.send(value)
+            except StopIteration as e:
+                return e.value
+            value = None
+            if op == READ:
+                value = t.read(arg)
+            elif op == WRITE:
+                t.write(arg)
+            elif hasattr(t, "set_baudrate"):
+                t.set_baudrate(arg)
+
+    def close(self):
+        self.transport.close()
+
+
+class AsyncMaster(Master):
+    """asyncio driver: AsyncMaster(transport, **Protocol options); the
+    transport's write/read are coroutines. Same methods as Master, awaited."""
+
+    async def run(self, steps):
+        t = self.transport
+        value = None
+        while True:
+            try:
+                op, arg = steps.send(value)
+            except StopIteration as e:
+                return e.value
+            value = None
+            if op == READ:
+                value = await t.read(arg)
+            elif op == WRITE:
+                await t.write(arg)
+            elif hasattr(t, "set_baudrate"):
+                t.set_baudrate(arg)
+
+    async def close(self):
+        await self.transport.close()
+
+
+def _blocking(name):
+    def method(self, *args, **kw):
+        return self.run(getattr(self.core, name)(*args, **kw))
+
+    return method
+
+
+def _awaitable(name):
+    async def method(self, *args, **kw):
+        return await self.run(getattr(self.core, name)(*args, **kw))
+
+    return method
+
+
+for _name in STEPS:
+    setattr(Master, _name, _blocking(_name))
+    setattr(AsyncMaster, _name, _awaitable(_name))

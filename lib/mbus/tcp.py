@@ -1,0 +1,147 @@
+# Raw TCP transport (like ser2net or the simulator in tools/): the bytes of
+# the M-Bus line over a socket. Works on CPython and the MicroPython unix port.
+import socket
+
+from mbus.clock import ticks_add, ticks_diff, ticks_ms
+from mbus.errors import TransportError
+
+try:
+    from select import POLLIN, poll
+except ImportError:  # CPython on Windows
+    poll = None
+
+_CHUNK = 512
+_EAGAIN = (11, 35)  # EAGAIN on Linux, macOS
+
+
+def _connect(host, port, timeout_ms):
+    try:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+        s = socket.socket(ai[0], socket.SOCK_STREAM)
+        s.settimeout(timeout_ms / 1000)
+        s.connect(ai[-1])
+    except OSError as e:
+        raise TransportError("cannot connect to %s:%d: %s" % (host, port, e))
+    return s
+
+
+class TcpTransport:
+    """Blocking transport over a TCP socket."""
+
+    def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
+        self.baudrate = baudrate
+        self.where = "%s:%d" % (host, port)
+        self.sock = _connect(host, port, connect_timeout_ms)
+        self.sock.settimeout(None)
+        if poll is not None:
+            self.poller = poll()
+            self.poller.register(self.sock, POLLIN)
+
+    def _ready(self, timeout_ms):
+        if poll is not None:
+            return bool(self.poller.poll(timeout_ms))
+        import select
+
+        return bool(select.select([self.sock], [], [], timeout_ms / 1000)[0])
+
+    def write(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise TransportError("write to %s failed: %s" % (self.where, e))
+
+    def read(self, timeout_ms):
+        if not self._ready(max(0, timeout_ms)):
+            return b""
+        try:
+            data = self.sock.recv(_CHUNK)
+        except OSError as e:
+            raise TransportError("read from %s failed: %s" % (self.where, e))
+        if not data:
+            raise TransportError("%s closed the connection" % self.where)
+        return data
+
+    def set_baudrate(self, baudrate):
+        self.baudrate = baudrate  # the far end's line rate is its own business
+
+    def close(self):
+        self.sock.close()
+
+
+class AsyncTcpTransport:
+    """asyncio transport over a TCP socket (connects blocking, then never blocks)."""
+
+    def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
+        import asyncio
+        import sys
+
+        self.baudrate = baudrate
+        self.where = "%s:%d" % (host, port)
+        self.sock = _connect(host, port, connect_timeout_ms)
+        self.sock.setblocking(False)
+        self._stream = None  # CPython waits with loop.sock_recv
+        if sys.implementation.name == "micropython":
+            self._stream = asyncio.StreamReader(self.sock)
+
+    def _recv(self):
+        try:
+            data = self.sock.recv(_CHUNK)
+        except OSError as e:
+            if e.args and e.args[0] in _EAGAIN:
+                return b""
+            raise TransportError("read from %s failed: %s" % (self.where, e))
+        if data is None:
+            return b""
+        if not data:
+            raise TransportError("%s closed the connection" % self.where)
+        return data
+
+    def _readable(self):
+        if self._stream is not None:
+            return self._stream.read(_CHUNK)
+        import asyncio
+
+        return asyncio.get_running_loop().sock_recv(self.sock, _CHUNK)
+
+    async def write(self, data):
+        from mbus.aio import sleep_ms
+
+        mv = memoryview(data)
+        while len(mv):
+            try:
+                n = self.sock.send(mv)
+            except OSError as e:
+                if e.args and e.args[0] in _EAGAIN:
+                    await sleep_ms(1)
+                    continue
+                raise TransportError("write to %s failed: %s" % (self.where, e))
+            mv = mv[n:]
+
+    async def read(self, timeout_ms):
+        from mbus.aio import TimeoutError, wait_for_ms
+
+        data = self._recv()
+        if data or timeout_ms <= 0:
+            return data
+        deadline = ticks_add(ticks_ms(), timeout_ms)
+        while True:
+            left = ticks_diff(deadline, ticks_ms())
+            if left <= 0:
+                return b""
+            try:
+                data = await wait_for_ms(self._readable(), left)
+            except TimeoutError:
+                return b""
+            except OSError as e:
+                raise TransportError("read from %s failed: %s" % (self.where, e))
+            if data is None:
+                continue
+            if not data:
+                raise TransportError("%s closed the connection" % self.where)
+            return data
+
+    def set_baudrate(self, baudrate):
+        self.baudrate = baudrate
+
+    async def close(self):
+        self.sock.close()
