@@ -58,3 +58,9 @@ mpy: venv
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
+
+# Bus master benchmark: 10 meters through the simulator in --realtime mode at
+# 2400 baud against the wire-time floor, and secondary-scan probe counts.
+.PHONY: bench-bus
+bench-bus: venv
+	$(PY) tools/bench/bus_bench.py

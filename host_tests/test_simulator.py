@@ -1,6 +1,5 @@
 """The simulator's parts: the line (wired AND, UART decoding), a slave's
 behaviour, the config format and the command line."""
-import json
 import os
 import subprocess
 import sys
@@ -8,7 +7,8 @@ import time
 
 import pytest
 
-from bus.harness import ROOT, Simulator
+from bus.harness import Simulator
+from sim.process import SIMULATOR
 from mbus import frame
 from mbus import requests as rq
 from mbus.master import Master
@@ -115,7 +115,7 @@ def test_generated_meters_share_prefixes(corpus):
 def test_command_line_reports_a_bad_config(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "simulator.py"), "--config", str(bad)],
+    p = subprocess.run([sys.executable, SIMULATOR, "--config", str(bad)],
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "cannot read config" in p.stderr
 
