@@ -451,14 +451,14 @@ def test_progress_on_a_terminal_only(ten):
     assert text.endswith("\r")  # the line is cleared before the result
 
 
-def interrupt(args, sim, when):
-    """Start a command, send SIGINT once the simulator's log shows when."""
+def interrupt(args, sim, when, sig=signal.SIGINT, times=1):
+    """Start a command, send sig once the simulator's log shows when (times times)."""
     p = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
     deadline = time.monotonic() + 60
-    while when not in sim.output():
+    while sim.output().count(when) < times:
         assert p.poll() is None and time.monotonic() < deadline, "never got to %r" % when
         time.sleep(0.02)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=30)
     return p.returncode, out, err
 
@@ -472,14 +472,37 @@ def test_ctrl_c_stops_a_primary_scan_and_prints_what_was_found(bus):
     assert err == ""
 
 
+def test_sigterm_also_stops_a_scan_cleanly(bus):
+    sim = bus()
+    rc, out, err = interrupt(["scan-primary", "-d", sim.url, "-f", "table"], sim, "(SND_NKE to 3)", signal.SIGTERM)
+    assert rc == 130 and out.splitlines()[-1].endswith("; interrupted"), err
+
+
+def test_a_port_lost_mid_scan_still_prints_what_was_found(bus):
+    sim = bus()
+    p = subprocess.Popen(CLI + ["scan-primary", "-d", sim.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=ENV, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while "(SND_NKE to 12)" not in sim.output():
+        assert p.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    sim.stop()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 7, err
+    r = json.loads(out)
+    assert r["found"] == list(range(1, 11)) and r["interrupted"] is True and "disconnected" in r["error"]
+    assert err.startswith("error: ") and "disconnected" in err
+
+
 def test_ctrl_c_stops_a_secondary_scan_and_prints_what_was_found(bus):
     sim = bus()
-    rc, out, err = interrupt(["scan-secondary", "-d", sim.url, "-f", "table"], sim, "selected", )
+    # Once a second meter has sent its telegram, the first one is in the list.
+    rc, out, err = interrupt(["scan-secondary", "-d", sim.url, "-f", "table"] + FAST, sim, "telegram 1/1", times=2)
     assert rc == 130, err
     lines = out.splitlines()
-    assert lines[-1].endswith("interrupted")
+    assert lines[0].split() == ["secondary", "address", "primary"] and lines[-1].endswith("; interrupted")
     found = [x.split()[0] for x in lines[1:-1]]
-    assert set(found) <= set(s.secondary for s in TEN.slaves)
+    assert found and set(found) <= set(s.secondary for s in TEN.slaves)
 
 
 # -- pip install ------------------------------------------------------------------------------------------------------

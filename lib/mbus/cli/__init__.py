@@ -24,7 +24,7 @@ from mbus.cli import errors
 
 
 def build_parser():
-    from mbus.cli import commands, decoding, simulate
+    from mbus.cli import commands, decoding, device, output, simulate
 
     parser = argparse.ArgumentParser(
         prog="mbus", description="M-Bus (EN 13757-2/-3) tools for a USB M-Bus master: read, scan and "
@@ -34,9 +34,16 @@ def build_parser():
     parser.add_argument("--version", action="version", version="mbus " + mbus.__version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    decoding.add_parser(sub)
-    commands.add_parsers(sub)
-    simulate.add_parser(sub)
+    for name, run, summary, description, arguments, bus, formats in \
+            decoding.COMMANDS + commands.COMMANDS + simulate.COMMANDS:
+        p = sub.add_parser(name, help=summary, description=description)
+        for flags, options in arguments:
+            p.add_argument(*flags, **options)
+        if bus:
+            device.add_options(p)
+        if formats:
+            output.add_options(p, xml=formats == "xml")
+        p.set_defaults(run=run)
     return parser
 
 

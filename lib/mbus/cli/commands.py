@@ -1,10 +1,12 @@
 # The commands that talk to meters through an M-Bus master: request, scans,
 # select, set-address, switch-baudrate, reset, raw. Each returns an exit code.
+import signal
 import time
 
 from mbus import requests as rq
 from mbus.cli import decoding, device, output
-from mbus.cli.errors import COLLISION, INTERRUPTED, NO_REPLY, OK, USAGE, CliError
+from mbus.cli.errors import COLLISION, INTERRUPTED, NO_REPLY, OK, USAGE, CliError, from_exception
+from mbus.errors import TransportError
 from mbus.cli.progress import Progress, mask_fraction
 
 
@@ -13,6 +15,36 @@ def _closing(master, work):
         return work()
     finally:
         master.close()
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stoppable():
+    """Ctrl-C and SIGTERM end a scan with what it found so far, also when the
+    shell that started it in the background ignores SIGINT."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
+
+
+def _scan(master, work, partial, progress, args):
+    """Run a scan; after Ctrl-C or a broken port, the partial result with
+    interrupted true (and the port's error, re-raised once printed)."""
+    _stoppable()
+    failure = None
+    try:
+        result = _closing(master, work)
+        result["interrupted"] = False
+    except (KeyboardInterrupt, TransportError) as e:
+        result = partial()
+        result["interrupted"] = True
+        if isinstance(e, TransportError):
+            failure = from_exception(e, args.device)
+            result["error"] = str(failure)
+    finally:
+        progress.clear()
+    return result, failure
 
 
 # -- request ----------------------------------------------------------------------------
@@ -63,14 +95,15 @@ def cmd_scan_primary(args):
 
     master = device.open_master(args)
     progress.update(0, "address %d" % args.first, force=True)
-    try:
-        result = _closing(master, lambda: master.scan_primary(addresses, step, device.retries(args, scan=True)))
-        result["interrupted"] = False
-    except KeyboardInterrupt:
-        result = dict(seen, interrupted=True)
-    finally:
-        progress.clear()
+    result, failure = _scan(master, lambda: master.scan_primary(addresses, step, device.retries(args, scan=True)),
+                            lambda: dict(seen), progress, args)
     _print_primary_scan(result, args, len(addresses))
+    return _finish(result, failure)
+
+
+def _finish(result, failure):
+    if failure is not None:
+        raise failure
     return INTERRUPTED if result["interrupted"] else OK
 
 
@@ -112,17 +145,11 @@ def cmd_scan_secondary(args):
 
     steps = master.core.scan_secondary(mask, step, device.retries(args, scan=True), not args.no_verify)
     progress.update(0, "mask %s" % mask, force=True)
-    try:
-        result = _closing(master, lambda: master.run(steps))
-        result["interrupted"] = False
-    except KeyboardInterrupt:
-        result = _secondary_state(steps)
-        result.update(verified=False, interrupted=True)
-    finally:
-        progress.clear()
+    result, failure = _scan(master, lambda: master.run(steps), lambda: dict(_secondary_state(steps), verified=False),
+                            progress, args)
     result["mask"] = mask
     _print_secondary_scan(result, args)
-    return INTERRUPTED if result["interrupted"] else OK
+    return _finish(result, failure)
 
 
 def _print_secondary_scan(result, args):
@@ -280,79 +307,54 @@ def _exchange(master, data, expect_reply, listen_ms):
     return bytes(reply)
 
 
-# -- parsers -------------------------------------------------------------------------------------
+# -- the commands' arguments (mbus.cli.build_parser reads COMMANDS) ---------------------------
 
-def add_parsers(commands):
-    def command(name, run, help, description):
-        p = commands.add_parser(name, help=help, description=description)
-        p.set_defaults(run=run)
-        return p
+def _arg(*flags, **options):
+    return flags, options
 
-    p = command("request", cmd_request, "read one meter (all its telegrams)",
-                "Read a meter by primary address (0..250; 253 = the meter selected with `mbus select`, "
-                "254 = whoever answers) or by secondary address (16 hex digits, F = any), following its "
-                "multi-telegram answer.")
-    p.add_argument("address", metavar="ADDRESS")
-    p.add_argument("--single", action="store_true", help="read one telegram only")
-    p.add_argument("--max-frames", type=int, default=16, metavar="N", help="telegrams to read at most (16)")
-    p.add_argument("--raw", action="store_true", help="print the frames as hex, one per line")
-    device.add_options(p)
-    output.add_options(p)
 
-    p = command("scan-primary", cmd_scan_primary, "find meters by primary address",
-                "Send SND_NKE to every primary address in the range; an E5h means a meter, a garbled "
-                "answer means several meters share the address. Ctrl-C prints what was found so far.")
-    p.add_argument("--first", type=int, default=0, metavar="A", help="first address (0)")
-    p.add_argument("--last", type=int, default=250, metavar="A", help="last address (250)")
-    device.add_options(p)
-    output.add_options(p, xml=False)
-
-    p = command("scan-secondary", cmd_scan_secondary, "find meters by secondary address",
-                "Wildcard search over secondary addresses (identification, manufacturer, version, "
-                "medium), splitting every nibble where several meters answer, then a verification pass "
-                "with the found meters deselected. Ctrl-C prints what was found so far.")
-    p.add_argument("mask", nargs="?", default=rq.WILDCARD, metavar="MASK",
-                   help="start mask, F = any nibble (default FFFFFFFFFFFFFFFF)")
-    p.add_argument("--no-verify", action="store_true", help="skip the verification pass")
-    device.add_options(p)
-    output.add_options(p, xml=False)
-
-    p = command("select", cmd_select, "select a meter by secondary address",
-                "Select the meter matching MASK (F = any nibble), so that primary address 253 (FDh) "
-                "reaches it: `mbus request 253` reads it afterwards.")
-    p.add_argument("mask", metavar="MASK")
-    device.add_options(p)
-    output.add_options(p, xml=False)
-
-    p = command("set-address", cmd_set_address, "give a meter a new primary address",
-                "Write a new primary address into the meter at ADDRESS (primary or secondary). Refuses "
-                "when another meter already answers at NEW, and checks the meter answers there afterwards.")
-    p.add_argument("address", metavar="ADDRESS")
-    p.add_argument("new", metavar="NEW")
-    p.add_argument("--force", action="store_true", help="do not check that NEW is free first")
-    device.add_options(p)
-    output.add_options(p, xml=False)
-
-    p = command("switch-baudrate", cmd_switch_baudrate, "make a meter talk at another baud rate",
-                "Tell the meter at ADDRESS to switch to RATE (300, 600, 1200, 2400, 4800, 9600, 19200 or "
-                "38400 baud) after its acknowledgement.")
-    p.add_argument("address", metavar="ADDRESS")
-    p.add_argument("rate", type=int, metavar="RATE")
-    device.add_options(p)
-    output.add_options(p, xml=False)
-
-    p = command("reset", cmd_reset, "application reset of a meter",
-                "Send an application reset (SND_UD, CI 50h) to ADDRESS: the meter restarts its "
-                "telegram sequence. 255 resets every meter (no answer).")
-    p.add_argument("address", metavar="ADDRESS")
-    p.add_argument("--subcode", type=int, metavar="N", help="application reset subcode byte")
-    device.add_options(p)
-    output.add_options(p, xml=False)
-
-    p = command("raw", cmd_raw, "send bytes, print the reply",
-                "Send BYTES (hex, e.g. 10 5B 01 5C 16) as they are and print what comes back until the "
-                "line is quiet, decoded where it forms frames.")
-    p.add_argument("bytes", nargs="+", metavar="BYTES")
-    p.add_argument("--listen", type=int, metavar="MS", help="wait this long for the first reply byte")
-    device.add_options(p)
-    output.add_options(p)
+# name, function, help, description, arguments, device options, output formats
+COMMANDS = (
+    ("request", cmd_request, "read one meter (all its telegrams)",
+     "Read a meter by primary address (0..250; 253 = the meter selected with `mbus select`, 254 = whoever "
+     "answers) or by secondary address (16 hex digits, F = any), following its multi-telegram answer.",
+     (_arg("address", metavar="ADDRESS"),
+      _arg("--single", action="store_true", help="read one telegram only"),
+      _arg("--max-frames", type=int, default=16, metavar="N", help="telegrams to read at most (16)"),
+      _arg("--raw", action="store_true", help="print the frames as hex, one per line")), True, "xml"),
+    ("scan-primary", cmd_scan_primary, "find meters by primary address",
+     "Send SND_NKE to every primary address in the range; an E5h means a meter, a garbled answer means "
+     "several meters share the address. Ctrl-C prints what was found so far.",
+     (_arg("--first", type=int, default=0, metavar="A", help="first address (0)"),
+      _arg("--last", type=int, default=250, metavar="A", help="last address (250)")), True, "plain"),
+    ("scan-secondary", cmd_scan_secondary, "find meters by secondary address",
+     "Wildcard search over secondary addresses (identification, manufacturer, version, medium), splitting "
+     "every nibble where several meters answer, then a verification pass with the found meters deselected. "
+     "Ctrl-C prints what was found so far.",
+     (_arg("mask", nargs="?", default=rq.WILDCARD, metavar="MASK",
+           help="start mask, F = any nibble (default FFFFFFFFFFFFFFFF)"),
+      _arg("--no-verify", action="store_true", help="skip the verification pass")), True, "plain"),
+    ("select", cmd_select, "select a meter by secondary address",
+     "Select the meter matching MASK (F = any nibble), so that primary address 253 (FDh) reaches it: "
+     "`mbus request 253` reads it afterwards.",
+     (_arg("mask", metavar="MASK"),), True, "plain"),
+    ("set-address", cmd_set_address, "give a meter a new primary address",
+     "Write a new primary address into the meter at ADDRESS (primary or secondary). Refuses when another "
+     "meter already answers at NEW, and checks the meter answers there afterwards.",
+     (_arg("address", metavar="ADDRESS"), _arg("new", metavar="NEW"),
+      _arg("--force", action="store_true", help="do not check that NEW is free first")), True, "plain"),
+    ("switch-baudrate", cmd_switch_baudrate, "make a meter talk at another baud rate",
+     "Tell the meter at ADDRESS to switch to RATE (300, 600, 1200, 2400, 4800, 9600, 19200 or 38400 baud) "
+     "after its acknowledgement.",
+     (_arg("address", metavar="ADDRESS"), _arg("rate", type=int, metavar="RATE")), True, "plain"),
+    ("reset", cmd_reset, "application reset of a meter",
+     "Send an application reset (SND_UD, CI 50h) to ADDRESS: the meter restarts its telegram sequence. "
+     "255 resets every meter (no answer).",
+     (_arg("address", metavar="ADDRESS"),
+      _arg("--subcode", type=int, metavar="N", help="application reset subcode byte")), True, "plain"),
+    ("raw", cmd_raw, "send bytes, print the reply",
+     "Send BYTES (hex, e.g. 10 5B 01 5C 16) as they are and print what comes back until the line is quiet, "
+     "decoded where it forms frames.",
+     (_arg("bytes", nargs="+", metavar="BYTES"),
+      _arg("--listen", type=int, metavar="MS", help="wait this long for the first reply byte")), True, "xml"),
+)

@@ -126,19 +126,15 @@ def cmd_decode(args):
     return 0
 
 
-def add_parser(commands):
-    p = commands.add_parser(
-        "decode", help="decode frames given as hex, in files or on stdin",
-        description="Decode M-Bus frames and print their telegrams. Each INPUT is a file (hex text as in "
-        "the libmbus corpus, or raw bytes), '-' for stdin, or hex bytes; an input may hold several "
-        "frames one after another. Without INPUT, stdin is read.")
-    p.add_argument("input", nargs="*", metavar="INPUT",
-                   help="file, '-' or hex such as '68 03 03 68 08 01 70 79 16'")
-    p.add_argument("--merge", action="store_true",
-                   help="the frames are one meter's multi-telegram answer: print one telegram "
-                   "(libmbus's multi-frame XML with --format xml)")
-    p.add_argument("--user-data", action="store_true",
-                   help="each input is application-layer user data from the CI field on, no link frame")
-    output.add_options(p)
-    p.set_defaults(run=cmd_decode)
-    return p
+COMMANDS = (
+    ("decode", cmd_decode, "decode frames given as hex, in files or on stdin",
+     "Decode M-Bus frames and print their telegrams. Each INPUT is a file (hex text as in the libmbus "
+     "corpus, or raw bytes), '-' for stdin, or hex bytes; an input may hold several frames one after "
+     "another. Without INPUT, stdin is read.",
+     ((("input",), {"nargs": "*", "metavar": "INPUT",
+                    "help": "file, '-' or hex such as '68 03 03 68 08 01 70 79 16'"}),
+      (("--merge",), {"action": "store_true", "help": "the frames are one meter's multi-telegram answer: "
+                      "print one telegram (libmbus's multi-frame XML with --format xml)"}),
+      (("--user-data",), {"action": "store_true", "help": "each input is application-layer user data from "
+                          "the CI field on, no link frame"})), False, "xml"),
+)

@@ -25,8 +25,7 @@ XML_HEAD = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
 INDENT = "    "
 
 HEAD = 7  # bytes before the user data in a long frame (error offsets count from the frame start)
-MAX_DIFE = 10
-MAX_VIFE = 10
+MAX_EXTENSIONS = 10  # DIFEs, and VIFEs, per record
 MAX_CUSTOM_VIF = 128
 
 
@@ -438,6 +437,17 @@ class Record:
         return n
 
 
+def _extensions(at, i, size, out, too_many):
+    """libmbus's DIFE/VIFE loop: while the byte at i has its extension bit,
+    the next byte is appended (10 at most); returns the index of the last."""
+    while i < size and at(i) & 0x80:
+        if len(out) >= MAX_EXTENSIONS:
+            raise LibmbusError(too_many, i + HEAD)
+        out.append(at(i + 1))
+        i += 1
+    return i
+
+
 def _records(body):
     """The records of variable data (after the 12-byte header), split as libmbus does."""
     size = len(body)
@@ -456,12 +466,7 @@ def _records(body):
             r.data = body[i + 1:]
             records.append(r)
             break
-        while i < size and at(i) & 0x80:
-            if len(r.difes) >= MAX_DIFE:
-                raise LibmbusError("Too many DIFE.", i + HEAD)
-            r.difes.append(at(i + 1))
-            i += 1
-        i += 1
+        i = _extensions(at, i, size, r.difes, "Too many DIFE.") + 1
         if i > size:
             raise LibmbusError("Premature end of record at DIF.", i + HEAD)
         r.vif = at(i)
@@ -477,12 +482,7 @@ def _records(body):
             i += n
         if r.vif & 0x80:
             r.vifes.append(at(i))
-            while i < size and at(i) & 0x80:
-                if len(r.vifes) >= MAX_VIFE:
-                    raise LibmbusError("Too many VIFE.", i + HEAD)
-                r.vifes.append(at(i + 1))
-                i += 1
-            i += 1
+            i = _extensions(at, i, size, r.vifes, "Too many VIFE.") + 1
         if i > size:
             raise LibmbusError("Premature end of record at VIF.", i + HEAD)
         length = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, 0, 6, 8)[r.dif & 0x0F]

@@ -88,21 +88,19 @@ def cmd_simulate(args):
     return 0
 
 
-def add_parser(commands):
-    p = commands.add_parser(
-        "simulate", help="serve a simulated M-Bus segment over TCP",
-        description="Serve a virtual M-Bus segment (raw bytes over TCP, like ser2net) with simulated meters, "
-        "for trying the other commands: they reach it as -d socket://HOST:PORT. The first line printed is "
-        "'listening on HOST:PORT'. Without --config: three meters at primary addresses 1-3.")
-    p.add_argument("--config", metavar="FILE",
-                   help="bus description (JSON, see README 'Simulator'), or a bundled one: one, ten, multi, "
-                   "fifty, corpus (these need the libmbus corpus: --corpus)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
-    p.add_argument("--realtime", action="store_true", help="pace bytes at the line rate like a real bus")
-    p.add_argument("--seed", type=int, help="seed for fault injection and response delays")
-    p.add_argument("--corpus", metavar="DIR", help="the libmbus corpus the bundled configs read telegrams from")
-    p.add_argument("--stats", metavar="FILE", help="write counters (frames, bytes, faults) as JSON on exit")
-    p.add_argument("--quiet", action="store_true", help="print only the listening line and the bus summary")
-    p.set_defaults(run=cmd_simulate)
-    return p
+COMMANDS = (
+    ("simulate", cmd_simulate, "serve a simulated M-Bus segment over TCP",
+     "Serve a virtual M-Bus segment (raw bytes over TCP, like ser2net) with simulated meters, for trying the "
+     "other commands: they reach it as -d socket://HOST:PORT. The first line printed is 'listening on "
+     "HOST:PORT'. Without --config: three meters at primary addresses 1-3.",
+     ((("--config",), {"metavar": "FILE", "help": "bus description (JSON, see README 'Simulator'), or a "
+                       "bundled one: one, ten, multi, fifty, corpus (these need the libmbus corpus: --corpus)"}),
+      (("--host",), {"default": "127.0.0.1"}),
+      (("--port",), {"type": int, "default": 0, "help": "TCP port; 0 picks a free one (default)"}),
+      (("--realtime",), {"action": "store_true", "help": "pace bytes at the line rate like a real bus"}),
+      (("--seed",), {"type": int, "help": "seed for fault injection and response delays"}),
+      (("--corpus",), {"metavar": "DIR", "help": "the libmbus corpus the bundled configs read telegrams from"}),
+      (("--stats",), {"metavar": "FILE", "help": "write counters (frames, bytes, faults) as JSON on exit"}),
+      (("--quiet",), {"action": "store_true", "help": "print only the listening line and the bus summary"})),
+     False, None),
+)
