@@ -10,7 +10,7 @@ CORPUS  ?= ../shared/corpus/libmbus
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := socat mosquitto mosquitto-clients
 
-.PHONY: all test demo bench venv debian-deps mpy clean
+.PHONY: all test demo bench venv debian-deps mpy clean deploy flash bench-firmware typecheck freeze-prep
 
 all: test
 
@@ -41,8 +41,10 @@ test: venv debian-deps
 	if [ $$rc = 5 ]; then echo "make test: pytest collected no tests: the suite is missing"; fi; \
 	exit $$rc
 
+# The gateway on the unix port (112wK heap) against simulated corpus meters;
+# API on http://127.0.0.1:8080, Ctrl-C stops everything.
 demo: venv
-	$(PY) tools/demo.py --corpus $(CORPUS)
+	$(PY) tools/gateway_demo.py --corpus $(CORPUS)
 
 bench: venv
 	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
@@ -55,6 +57,31 @@ fuzz: venv
 # .mpy files for a board, in build/<arch>/ (used by deploy).
 mpy: venv
 	$(PY) tools/build_mpy.py --arch xtensawin --out build/xtensawin
+
+# Firmware to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc [CONFIG=my.json]
+BOARD   ?= esp32-devkitc
+PORT    ?=
+CONFIG  ?=
+FIRMWARE?=
+deploy: venv
+	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 BOARD=<boards/ name> [CONFIG=config.json]"; exit 2; }
+	$(PY) tools/deploy.py --port $(PORT) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG))
+
+# Stock MicroPython onto a board (esptool; erases the flash).
+flash: venv
+	@test -n "$(PORT)" -a -n "$(FIRMWARE)" || { echo "usage: make flash PORT=/dev/ttyUSB0 BOARD=<boards/ name> FIRMWARE=micropython.bin"; exit 2; }
+	$(PY) tools/flash.py --port $(PORT) --board $(BOARD) --firmware $(FIRMWARE)
+
+# >= 500 polls at 112wK: lowest free heap, heap drift, schedule lateness.
+bench-firmware: venv
+	$(PY) tools/bench/firmware_bench.py --corpus $(CORPUS)
+
+typecheck: venv
+	$(PY) tools/typecheck.py
+
+# Sources boards/manifest.py freezes besides lib/ and firmware/.
+freeze-prep: venv
+	PYTHONPATH=tools $(PY) -c "import firmware_image as f, os, shutil; d='build/frozen/microdot'; os.makedirs(d, exist_ok=True); [shutil.copy(os.path.join(f.microdot_dir(), n), d) for n in f.MICRODOT_FILES]"
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

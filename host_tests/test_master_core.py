@@ -4,7 +4,7 @@ import pytest
 
 from mbus import CollisionError, FrameError, MBusError, NoReplyError, frame
 from mbus import requests as rq
-from mbus.master import READ, WRITE, Protocol
+from mbus.master import Master, Protocol
 
 ACK = b"\xe5"
 
@@ -15,7 +15,10 @@ def rsp(a=1, body=None, c=0x08):
 
 
 class Line:
-    """Answers each written frame with the next scripted list of chunks."""
+    """A transport whose slave answers each written frame with the next
+    scripted list of chunks (one per read; then silence)."""
+
+    baudrate = 2400
 
     def __init__(self, *script):
         self.script = list(script)
@@ -23,20 +26,16 @@ class Line:
         self.reads = []
         self.pending = []
 
+    def write(self, data):
+        self.written.append(data)
+        self.pending = list(self.script.pop(0)) if self.script else []
+
+    def read(self, ms):
+        self.reads.append(ms)
+        return self.pending.pop(0) if self.pending else b""
+
     def run(self, step):
-        value = None
-        while True:
-            try:
-                op, arg = step.send(value)
-            except StopIteration as e:
-                return e.value
-            value = None
-            if op == WRITE:
-                self.written.append(arg)
-                self.pending = list(self.script.pop(0)) if self.script else []
-            elif op == READ:
-                self.reads.append(arg)
-                value = self.pending.pop(0) if self.pending else b""
+        return Master(self).run(step)
 
 
 def test_timeouts_follow_the_baud_rate():
@@ -179,22 +178,52 @@ def test_broadcast_without_reply_only_waits_for_the_line():
 
 
 def test_switch_baudrate_changes_timing_after_the_ack():
+    class Switching(Line):
+        rates = []
+
+        def set_baudrate(self, rate):
+            self.rates.append(rate)
+
     p = Protocol()
-    steps = p.switch_baudrate(1, 9600)
-    line = Line([ACK], [ACK])
-    ops = []
-    value = None
-    while True:
-        try:
-            op, arg = steps.send(value)
-        except StopIteration:
-            break
-        ops.append(op)
-        value = None
-        if op == WRITE:
-            line.written.append(arg)
-            line.pending = list(line.script.pop(0))
-        elif op == READ:
-            value = line.pending.pop(0) if line.pending else b""
-    assert ops[-1] == 3  # BAUD, for the transport
+    line = Switching([ACK], [ACK])
+    line.run(p.switch_baudrate(1, 9600))
+    assert line.rates == [9600]  # the driver passed the BAUD request on
     assert p.baudrate == 9600 and p.reply_ms == 35 + 50
+
+
+def test_async_master_serialises_concurrent_calls():
+    """Two tasks sharing one AsyncMaster never interleave their exchanges."""
+    import asyncio
+
+    from mbus.master import AsyncMaster
+
+    class AsyncLine:
+        baudrate = 2400
+
+        def __init__(self):
+            self.log = []
+            self.pending = []
+
+        async def write(self, data):
+            self.log.append(("w", data[2] if data[0] == 0x10 else data[5]))
+            self.pending = [b"\xe5"]
+
+        async def read(self, ms):
+            await asyncio.sleep(0)
+            return self.pending.pop(0) if self.pending and ms > 0 else b""
+
+    async def main():
+        line = AsyncLine()
+        m = AsyncMaster(line)
+        await asyncio.gather(m.set_primary_address(1, 2), m.set_primary_address(3, 4))
+        return line.log
+
+    log = asyncio.run(main())
+    # each task's SND_NKE and SND_UD stay together
+    assert [a for _, a in log] in ([1, 1, 3, 3], [3, 3, 1, 1])
+
+
+def test_reading_the_silent_broadcast_address_is_refused():
+    with pytest.raises(ValueError) as e:
+        Line().run(Protocol().read(255))
+    assert "broadcast address 255" in str(e.value)

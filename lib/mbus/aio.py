@@ -12,3 +12,22 @@ except AttributeError:
 
     def sleep_ms(ms):
         return asyncio.sleep(ms / 1000)
+
+
+async def read_within(read_once, timeout_ms):
+    """Await read_once() until it gives something other than None, for at
+    most timeout_ms; None when the time is up. (A stream can wake its reader
+    without data: that must not pass for silence before the time is up.)"""
+    from mbus.clock import ticks_add, ticks_diff, ticks_ms
+
+    deadline = ticks_add(ticks_ms(), timeout_ms)
+    while True:
+        left = ticks_diff(deadline, ticks_ms())
+        if left <= 0:
+            return None
+        try:
+            data = await wait_for_ms(read_once(), left)
+        except TimeoutError:
+            return None
+        if data is not None:
+            return data

@@ -238,6 +238,8 @@ class Protocol:
 
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
+        if address == ADDR_BROADCAST:
+            raise ValueError("no slave answers at the broadcast address 255: nothing to read")
         a, key = yield from self._address(address)
         who = a if key == a else key
         frames = []
@@ -382,20 +384,23 @@ class Master:
         self.core = Protocol(**options)
 
     def run(self, steps):
-        t = self.transport
         value = None
         while True:
             try:
                 op, arg = steps.send(value)
             except StopIteration as e:
                 return e.value
-            value = None
-            if op == READ:
-                value = t.read(arg)
-            elif op == WRITE:
-                t.write(arg)
-            elif hasattr(t, "set_baudrate"):
-                t.set_baudrate(arg)
+            value = self._io(op, arg)
+
+    def _io(self, op, arg):
+        """Carry out one I/O request of a step (a coroutine for async transports)."""
+        t = self.transport
+        if op == READ:
+            return t.read(arg)
+        if op == WRITE:
+            return t.write(arg)
+        if hasattr(t, "set_baudrate"):
+            t.set_baudrate(arg)
 
     def close(self):
         self.transport.close()
@@ -403,23 +408,29 @@ class Master:
 
 class AsyncMaster(Master):
     """asyncio driver: AsyncMaster(transport, **Protocol options); the
-    transport's write/read are coroutines. Same methods as Master, awaited."""
+    transport's write/read are coroutines. Same methods as Master, awaited.
+    Calls from several tasks take turns: one exchange sequence owns the bus."""
+
+    def __init__(self, transport, **options):
+        import asyncio
+
+        super().__init__(transport, **options)
+        self.lock = asyncio.Lock()
 
     async def run(self, steps):
-        t = self.transport
+        async with self.lock:
+            return await self._run(steps)
+
+    async def _run(self, steps):
         value = None
         while True:
             try:
                 op, arg = steps.send(value)
             except StopIteration as e:
                 return e.value
-            value = None
-            if op == READ:
-                value = await t.read(arg)
-            elif op == WRITE:
-                await t.write(arg)
-            elif hasattr(t, "set_baudrate"):
-                t.set_baudrate(arg)
+            value = self._io(op, arg)
+            if op != BAUD:
+                value = await value
 
     async def close(self):
         await self.transport.close()

@@ -2,7 +2,6 @@
 # the M-Bus line over a socket. Works on CPython and the MicroPython unix port.
 import socket
 
-from mbus.clock import ticks_add, ticks_diff, ticks_ms
 from mbus.errors import TransportError
 
 try:
@@ -25,13 +24,29 @@ def _connect(host, port, timeout_ms):
     return s
 
 
-class TcpTransport:
-    """Blocking transport over a TCP socket."""
-
-    def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
+class _Tcp:
+    def __init__(self, host, port, baudrate, connect_timeout_ms):
         self.baudrate = baudrate
         self.where = "%s:%d" % (host, port)
         self.sock = _connect(host, port, connect_timeout_ms)
+
+    def set_baudrate(self, baudrate):
+        self.baudrate = baudrate  # the far end's line rate is its own business
+
+    def _got(self, data):
+        """data from a socket that was ready, or b"": the peer closed."""
+        if data is None:
+            return b""  # a non-blocking read found nothing after all
+        if not data:
+            raise TransportError("%s closed the connection" % self.where)
+        return data
+
+
+class TcpTransport(_Tcp):
+    """Blocking transport over a TCP socket."""
+
+    def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
+        super().__init__(host, port, baudrate, connect_timeout_ms)
         self.sock.settimeout(None)
         if poll is not None:
             self.poller = poll()
@@ -57,27 +72,20 @@ class TcpTransport:
             data = self.sock.recv(_CHUNK)
         except OSError as e:
             raise TransportError("read from %s failed: %s" % (self.where, e))
-        if not data:
-            raise TransportError("%s closed the connection" % self.where)
-        return data
-
-    def set_baudrate(self, baudrate):
-        self.baudrate = baudrate  # the far end's line rate is its own business
+        return self._got(data)
 
     def close(self):
         self.sock.close()
 
 
-class AsyncTcpTransport:
+class AsyncTcpTransport(_Tcp):
     """asyncio transport over a TCP socket (connects blocking, then never blocks)."""
 
     def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
         import asyncio
         import sys
 
-        self.baudrate = baudrate
-        self.where = "%s:%d" % (host, port)
-        self.sock = _connect(host, port, connect_timeout_ms)
+        super().__init__(host, port, baudrate, connect_timeout_ms)
         self.sock.setblocking(False)
         self._stream = None  # CPython waits with loop.sock_recv
         if sys.implementation.name == "micropython":
@@ -90,11 +98,7 @@ class AsyncTcpTransport:
             if e.args and e.args[0] in _EAGAIN:
                 return b""
             raise TransportError("read from %s failed: %s" % (self.where, e))
-        if data is None:
-            return b""
-        if not data:
-            raise TransportError("%s closed the connection" % self.where)
-        return data
+        return self._got(data)
 
     def _readable(self):
         if self._stream is not None:
@@ -118,30 +122,16 @@ class AsyncTcpTransport:
             mv = mv[n:]
 
     async def read(self, timeout_ms):
-        from mbus.aio import TimeoutError, wait_for_ms
+        from mbus.aio import read_within
 
         data = self._recv()
         if data or timeout_ms <= 0:
             return data
-        deadline = ticks_add(ticks_ms(), timeout_ms)
-        while True:
-            left = ticks_diff(deadline, ticks_ms())
-            if left <= 0:
-                return b""
-            try:
-                data = await wait_for_ms(self._readable(), left)
-            except TimeoutError:
-                return b""
-            except OSError as e:
-                raise TransportError("read from %s failed: %s" % (self.where, e))
-            if data is None:
-                continue
-            if not data:
-                raise TransportError("%s closed the connection" % self.where)
-            return data
-
-    def set_baudrate(self, baudrate):
-        self.baudrate = baudrate
+        try:
+            data = await read_within(self._readable, timeout_ms)
+        except OSError as e:
+            raise TransportError("read from %s failed: %s" % (self.where, e))
+        return self._got(data)
 
     async def close(self):
         self.sock.close()

@@ -4,7 +4,6 @@
 import machine
 from select import POLLIN, poll
 
-from mbus.clock import ticks_add, ticks_diff, ticks_ms
 
 _MIN_RXBUF = 512  # a 261-byte long frame plus an echo of the request fits twice
 
@@ -61,21 +60,14 @@ class AsyncUartTransport(UartTransport):
         await self._stream.drain()
 
     async def read(self, timeout_ms):
-        from mbus.aio import TimeoutError, wait_for_ms
+        from mbus.aio import read_within
 
         if self.uart.any() or timeout_ms <= 0:
             return self.uart.read() or b""
-        deadline = ticks_add(ticks_ms(), timeout_ms)
-        while True:
-            left = ticks_diff(deadline, ticks_ms())
-            if left <= 0:
-                return b""
-            try:
-                data = await wait_for_ms(self._stream.read(512), left)
-            except TimeoutError:
-                return b""
-            if data:
-                return data
+        return (await read_within(self._read_once, timeout_ms)) or b""
+
+    async def _read_once(self):
+        return (await self._stream.read(512)) or None
 
     async def close(self):
         self.uart.deinit()

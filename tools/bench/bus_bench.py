@@ -9,7 +9,9 @@
    reply's response delay as the simulated meters are configured (33 bit
    times; EN 13757-2 allows 11 bit times up to 330 + 50 ms), plus the 11 bit
    times of idle line before each request.
-2. Counts the probes of the secondary scan for the 1, 10 and 50 meter buses
+2. Measures the heap the master costs on the MicroPython unix port
+   (-X heapsize=112wK, the ESP32's heap without PSRAM), from .mpy files.
+3. Counts the probes of the secondary scan for the 1, 10 and 50 meter buses
    (tools/sim/one.json, ten.json, fifty.json), next to a libmbus-style search
    that probes only 0-9 in every position and does not verify.
 """
@@ -93,6 +95,28 @@ def bench_reads(tmp):
     return rows
 
 
+def bench_memory(tmp):
+    import subprocess
+
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from build_mpy import compile_one, sources
+
+    build = os.path.join(tmp, "mpy")
+    for rel in sources(("lib",)):
+        compile_one(rel, build)
+    sim = Simulator(os.path.join(ROOT, "tools", "sim", "bench.json"), tmp, "--quiet")
+    try:
+        env = dict(os.environ, MICROPYPATH=".frozen:" + os.path.join(build, "lib"))
+        mp = os.path.join(os.path.dirname(sys.executable), "micropython")
+        p = subprocess.run([mp, "-X", "heapsize=112wK", os.path.join(HERE, "bus_memory.py"), sim.host,
+                            str(sim.port), "2"], capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        sim.stop()
+    if p.returncode:
+        raise RuntimeError(p.stdout + p.stderr)
+    return dict(json.loads(p.stdout))
+
+
 def libmbus_style(p, mask="FFFFFFFFFFFFFFFF"):
     """The classic search: digits 0-9 at every position, select + REQ_UD2."""
     found, probes = set(), [0]
@@ -152,12 +176,16 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         reads = bench_reads(tmp)
+        memory = bench_memory(tmp)
         scans = bench_scans(tmp)
     print("Reading the 10 meters of tools/sim/bench.json, simulator --realtime, %d baud:" % BAUD)
     print("  pass  frames  bytes   time     floor    over floor")
     for r in reads:
         print("  %-5s %6d %6d %7.3f s %7.3f s  %+5.1f %%" % (r["pass"], r["frames"], r["bytes"], r["time_s"],
                                                          r["floor_s"], r["over_floor_pct"]))
+    print("Heap on the MicroPython unix port (64-bit; .mpy; bytes):")
+    for k, v in memory.items():  # insertion order: as bus_memory.py lists them
+        print("  %-28s %6d" % (k, v))
     print("Secondary scan (probes = selections sent; frames = everything sent):")
     print("  bus          meters found verified probes frames | libmbus-style: probes found")
     for r in scans:
@@ -166,7 +194,7 @@ def main():
                                                           r["libmbus_style_found"]))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"reads": reads, "scans": scans}, f, indent=1)
+            json.dump({"reads": reads, "memory": memory, "scans": scans}, f, indent=1)
     ok = all(r["over_floor_pct"] <= 10 for r in reads) and all(r["complete"] for r in scans)
     return 0 if ok else 1
 

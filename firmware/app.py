@@ -1,0 +1,203 @@
+# Wiring: board + config -> network, bus master, scheduler, readings
+# dispatch, local API, health. A broken config or a run of crashed boots
+# starts safe mode instead: network and read-only-or-token API from what is
+# still valid, no bus, no watchdog, the REPL free, and the reason in the log
+# and in /api/status.
+import asyncio
+import gc
+
+import compat
+import health
+import hw
+import log
+import readings
+
+VERSION = "0.1.0"
+
+# Modules that plug into the gateway (the forwarding modules). Each may define
+#   register(config)   before the config is validated: sink types, power modes
+#                      (called again whenever the config module is reloaded)
+#   start(gw)          when the gateway runs: may add reading stages with
+#                      gw.dispatch.add_stage(fn) and status parts with
+#                      gw.status_parts[name] = fn; returns {task name: coroutine
+#                      factory} for long-running tasks (supervised, restarted).
+EXTENSIONS = []
+
+
+class Gateway:
+    def __init__(self, board, cfg, raw, errors, boot, safe_reason=None):
+        self.board = board
+        self.cfg = cfg
+        self.raw_config = raw
+        self.config_errors = errors
+        self.boot = boot
+        self.safe_reason = safe_reason
+        self.extensions = []
+        self.dispatch = readings.Dispatch()
+        self.scheduler = None
+        self.bus = None
+        self.net = None
+        self.health = None
+        self.server = None
+        self.restarts = {}
+        self.status_parts = {}
+        self.stopping = asyncio.Event()
+
+    def config_module(self):
+        """The config module, loaded again for a config request, with the
+        extensions' hooks registered (the caller unloads it when done)."""
+        import config
+        for mod in self.extensions:
+            if hasattr(mod, "register"):
+                mod.register(config)
+        return config
+
+    def api_token(self):
+        return self.cfg["api"]["token"]
+
+    async def restart_soon(self):
+        log.info("restart requested through the API")
+        await asyncio.sleep_ms(500)
+        hw.reset(self.board)
+
+    def status(self):
+        gc.collect()
+        free, alloc = compat.heap()
+        s = {
+            "name": self.cfg["name"], "version": VERSION, "board": self.board["board"],
+            "uptime_s": compat.uptime_ms() // 1000,
+            "time": compat.iso_utc() if compat.clock_is_set() else None,
+            "time_synced": bool(self.net and self.net.time_synced),
+            "safe_mode": None if self.safe_reason is None else {"reason": self.safe_reason, "errors": self.config_errors},
+            "heap_free": free, "heap_alloc": alloc, "heap_free_low": self.health.heap_low if self.health else None,
+            "flash_free": hw.flash_free(),
+            "network": self.net.info() if self.net else {"kind": self.cfg["network"]["kind"], "up": False},
+            "bus": None, "meters": {}, "readings": self.dispatch.count,
+            "task_restarts": self.restarts,
+            "log": {"warnings": log.counts[2], "errors": log.counts[3]},
+            "boot": {"unstable_boots": self.boot.unstable, "last_crash": self.boot.last_crash},
+        }
+        sch = self.scheduler
+        if sch is not None and self.bus is not None:
+            s["bus"] = self.bus.info()
+            s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
+            s["meters"] = sch.status()
+        for name, fn in self.status_parts.items():
+            s[name] = fn()  # parts carry no secrets (the log masks them too)
+        return s
+
+    def _spawn(self, name, factory):
+        asyncio.create_task(health.supervise(name, factory, self.restarts))
+
+    async def _serve_api(self):
+        import api
+        a = self.cfg["api"]
+        app = self.server = api.create(self)
+        serving = asyncio.create_task(app.start_server(host=a["host"], port=a["port"]))
+        while getattr(app, "server", None) is None and not serving.done():
+            await asyncio.sleep_ms(20)  # microdot sets app.server once the socket listens
+        if getattr(app, "server", None) is not None:
+            log.info("api: listening on http://%s:%d/", a["host"], a["port"])
+        await serving
+
+    async def run(self):
+        """Run until stop() (used by tests); on a board, for ever."""
+        import net
+        self.net = net.open_net(self.cfg["network"], self.cfg["time"], self.board)
+        self._spawn("network", self.net.run)
+        if self.safe_reason is None:
+            import bus
+            import scheduler
+            self.bus = bus.Bus(self.cfg["bus"])
+            self.scheduler = scheduler.Scheduler(self.bus, self.cfg["meters"], self.dispatch, self.net)
+            for mod in self.extensions:
+                if hasattr(mod, "start"):
+                    for name, factory in (mod.start(self) or {}).items():
+                        self._spawn(name, factory)
+            self._spawn("scheduler", self.scheduler.run)
+            wdt = hw.open_wdt(self.board, self.cfg["health"]["wdt_s"])
+            self.health = health.Health(wdt, self.cfg["health"]["stall_s"], self.scheduler.progress, self.boot)
+            self._spawn("health", self.health.run)
+            log.info("gateway %s running: %d meter(s) on %s", self.cfg["name"], len(self.scheduler.meters), self.cfg["bus"]["kind"])
+        if self.cfg["api"]["enabled"]:
+            self._spawn("api", self._serve_api)
+        gc.collect()
+        await self.stopping.wait()
+        if self.server is not None:
+            self.server.shutdown()
+
+    def stop(self):
+        self.stopping.set()
+
+
+def _salvage(config, cfg, errors, board):
+    """The sections safe mode can still use: valid ones, else the defaults."""
+    fallback, _ = config.validate({}, board)
+    out = {}
+    for key in ("name", "network", "api", "time", "log", "health", "bus", "meters", "sinks", "power"):
+        broken = any(e.startswith(key + ".") or e.startswith(key + ":") or e.startswith(key + "[") for e in errors)
+        out[key] = cfg[key] if cfg and key in cfg and not broken else fallback.get(key)
+    return out
+
+
+def _load_extensions(config):
+    mods = []
+    for name in EXTENSIONS:
+        mod = __import__(name)
+        if hasattr(mod, "register"):
+            mod.register(config)
+        mods.append(mod)
+    return mods
+
+
+def prepare():
+    """Everything boot decides before the loop starts; returns the Gateway."""
+    boot = health.BootState()
+    boot.begin()
+    board = hw.load_board()  # no board file: nothing to run, the REPL is all there is
+    import config
+    extensions = _load_extensions(config)
+    cfg, raw, errors = config.load(board)
+    reason = None
+    if errors:
+        reason = "config.json has %d problem(s)" % len(errors)
+    elif health.safe_mode_requested():
+        reason = "requested with the %s flag file" % health.SAFE_FLAG
+    elif boot.unstable - 1 >= cfg["health"]["max_boot_crashes"]:
+        reason = "%d boots in a row crashed (last: %s)" % (boot.unstable - 1, boot.last_crash)
+    if reason is not None:
+        cfg = _salvage(config, cfg, errors, board)
+        boot.stable()  # a person takes over from here: the next restart runs normally
+    log.setup(cfg["log"]["level"], cfg["log"]["lines"])
+    for s in config.secrets(raw):
+        log.add_secret(s)
+    del config
+    compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
+    gw = Gateway(board, cfg, raw, errors, boot, reason)
+    gw.extensions = extensions
+    if reason is None:
+        gw.dispatch.forget_others([m["name"] for m in cfg["meters"]])
+    if reason is not None:
+        log.error("SAFE MODE: %s", reason)
+        for e in errors:
+            log.error("config.json: %s", e)
+        log.error("SAFE MODE: fix config.json (REPL, mpremote or PUT /api/config), then restart")
+    return gw
+
+
+def main():
+    log.info("mbus-gateway %s starting", VERSION)
+    try:
+        gw = prepare()
+    except ValueError as e:
+        log.error("SAFE MODE: %s; only the REPL is available", e)
+        return
+    try:
+        asyncio.run(gw.run())
+    except KeyboardInterrupt:
+        log.info("stopped from the console")  # on a board: the REPL follows
+    except Exception as e:
+        gw.boot.crashed(e)
+        log.exception("gateway crashed", e)
+        compat.sleep_ms(1000)
+        hw.reset(gw.board)

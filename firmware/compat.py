@@ -1,0 +1,78 @@
+# The few differences between MicroPython and CPython that the firmware
+# meets, kept in this one place: tick counters, heap figures, exceptions.
+import gc
+import sys
+import time
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):  # type: ignore[no-redef,misc]
+        return x
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+if hasattr(time, "ticks_ms"):
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+    sleep_ms = time.sleep_ms
+else:
+    def ticks_ms():  # type: ignore[misc]
+        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]
+
+    def ticks_diff(a, b):  # type: ignore[misc]
+        return a - b
+
+    def ticks_add(a, b):  # type: ignore[misc]
+        return a + b
+
+    def sleep_ms(ms):  # type: ignore[misc]
+        time.sleep(ms / 1000)
+
+if hasattr(sys, "print_exception"):
+    print_exception = sys.print_exception  # type: ignore[attr-defined]
+else:
+    def print_exception(exc, file=sys.stdout):  # type: ignore[misc]
+        import traceback  # type: ignore[import-not-found]
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)  # type: ignore[attr-defined]
+
+
+def unload(name):
+    """Forget a module imported for a rare job (config checks): its code and
+    tables go back to the heap. The next import loads it again."""
+    sys.modules.pop(name, None)
+    gc.collect()
+
+
+def heap():
+    """(free, allocated) bytes of the MicroPython heap; (None, None) on CPython."""
+    if hasattr(gc, "mem_free"):
+        return gc.mem_free(), gc.mem_alloc()
+    return None, None
+
+
+# ticks wrap after 2**30 ms (12.4 days) on MicroPython: uptime is accumulated
+# from differences, so it stays right as long as it is read at least that often
+# (the health task reads it every second).
+_up_ms = 0
+_up_last = ticks_ms()
+
+
+def uptime_ms():
+    global _up_ms, _up_last
+    now = ticks_ms()
+    _up_ms += ticks_diff(now, _up_last)
+    _up_last = now
+    return _up_ms
+
+
+def clock_is_set():
+    """True once the wall clock holds a plausible date (set by NTP or the host)."""
+    return time.gmtime()[0] >= 2024
+
+
+def iso_utc(t=None):
+    """ISO 8601 UTC string of epoch seconds t (default now)."""
+    g = time.gmtime(int(time.time() if t is None else t))
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (g[0], g[1], g[2], g[3], g[4], g[5])

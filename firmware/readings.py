@@ -1,0 +1,80 @@
+# One successful meter read becomes one reading (format: README, "Reading"),
+# and every reading passes through one Dispatch: its stages (the outbox first:
+# it assigns "seq"), the latest-reading store the API serves, and the console.
+# The store is a file per meter on flash (latest/<meter>.json), written by
+# streaming json.dump and replaced atomically: a reading never needs one big
+# block of a small, fragmented heap, and the API streams the file back.
+import json
+import os
+import sys
+from binascii import hexlify
+
+import fsutil
+import log
+from compat import clock_is_set, iso_utc, uptime_ms
+
+LATEST_DIR = "latest"
+
+
+def make(name, address, result, time_synced):
+    """The reading for a master.read() result of the meter called name."""
+    telegram = result["telegram"]
+    a = telegram.get("frame", {}).get("a")
+    # configured by secondary address: the primary one its reply carries
+    primary = address if isinstance(address, int) else (a if isinstance(a, int) and a <= 250 else None)
+    return {
+        "meter": name,
+        "primary_address": primary,
+        "secondary_address": telegram.get("header", {}).get("secondary_address"),
+        "time": iso_utc() if clock_is_set() else None,
+        "time_synced": bool(time_synced and clock_is_set()),
+        "uptime_s": uptime_ms() // 1000,
+        "telegram": telegram,
+        "raw": [hexlify(f).decode().upper() for f in result["frames"]],
+        "seq": None,
+    }
+
+
+class Dispatch:
+    def __init__(self, echo=True, folder=LATEST_DIR):
+        self.folder = folder
+        self.latest = {}  # meter name -> path of the file with its last reading
+        self.stages = []
+        self.echo = echo
+        self.count = 0
+        if not fsutil.exists(folder):
+            os.mkdir(folder)
+        for f in os.listdir(folder):  # what the last run stored: served until replaced
+            if f.endswith(".json"):
+                self.latest[f[:-5]] = folder + "/" + f
+
+    def forget_others(self, names):
+        """Drop stored readings of meters no longer configured."""
+        for name in list(self.latest):
+            if name not in names:
+                fsutil.remove(self.latest.pop(name))
+
+    def add_stage(self, fn):
+        """fn(reading) runs for every reading, in order; it may be a coroutine
+        function and may add keys (the outbox sets "seq")."""
+        self.stages.append(fn)
+
+    async def publish(self, reading):
+        for fn in self.stages:
+            try:
+                r = fn(reading)
+                if r is not None and hasattr(r, "send"):
+                    await r
+            except Exception as e:
+                log.exception("reading of %s: stage %s failed" % (reading["meter"], getattr(fn, "__name__", fn)), e)
+        name = reading["meter"]
+        path = self.folder + "/" + name + ".json"
+        try:
+            fsutil.write_atomic(path, reading, json.dump)
+            self.latest[name] = path
+        except Exception as e:  # a full flash: the stages have the reading already
+            log.exception("reading of %s not kept for the API" % name, e)
+        self.count += 1
+        if self.echo:
+            json.dump(reading, sys.stdout)  # one JSON line per reading, streamed
+            sys.stdout.write("\n")

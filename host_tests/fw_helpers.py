@@ -1,0 +1,61 @@
+"""Shared by the firmware tests: stage an image, boot it on the unix port,
+talk to its API over real HTTP."""
+import json
+import os
+import shutil
+import socket
+import urllib.error
+import urllib.request
+
+import firmware_image
+from unix_board import UnixBoard
+
+TOKEN = "test-token-0123456789"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_staged = {}
+
+
+def flash_dir(tmp_path, config=None, board="unix-sim", files=None):
+    """A fresh board flash in tmp_path/flash: the compiled image (staged once
+    per session and copied), board.json, config.json and extra files."""
+    if board not in _staged:
+        _staged[board] = firmware_image.stage(str(tmp_path.parent / ("image-" + board)), board)
+    flash = str(tmp_path / "flash")
+    shutil.copytree(_staged[board], flash)
+    if config is not None:
+        with open(os.path.join(flash, "config.json"), "w") as f:
+            f.write(config if isinstance(config, str) else json.dumps(config))
+    for name, text in (files or {}).items():
+        with open(os.path.join(flash, name), "w") as f:
+            f.write(text)
+    return flash
+
+
+def boot(flash, heap="112wK"):
+    return UnixBoard(flash, heap=heap).start()
+
+
+def http(port, method, path, body=None, token=None, raw=None, timeout=10):
+    """(status, parsed JSON or text) of a real HTTP request to the board."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            status, text = r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text

@@ -1,0 +1,135 @@
+"""The firmware on the unix port when something is wrong: a broken config or
+a run of crashed boots gives safe mode with a clear message, and the API
+keeps its rules (token for changes, no secrets, size limits, clear 4xx)."""
+import json
+import os
+
+from fw_helpers import TOKEN, boot, flash_dir, free_port, http
+
+
+def api_config(port, **extra):
+    return dict({"api": {"port": port, "token": TOKEN}, "bus": {"port": 9}}, **extra)
+
+
+def test_broken_config_gives_safe_mode_with_the_reasons(tmp_path):
+    port = free_port()
+    cfg = api_config(port, meters=[{"name": "heat", "address": 300}, {"name": "heat", "address": 1, "every": 5}])
+    b = boot(flash_dir(tmp_path, cfg))
+    try:
+        b.wait_for("api: listening")
+        text = "\n".join(b.lines)
+        assert "SAFE MODE: config.json has 3 problem(s)" in text
+        assert "config.json: meters[0].address: a primary address must be from 0 to 250, got 300" in text
+        assert "config.json: meters[1].every: unknown key" in text
+        assert 'config.json: meters[1].name: meter name "heat" is used twice' in text
+        status, s = http(port, "GET", "/api/status")
+        assert status == 200 and s["safe_mode"]["reason"] == "config.json has 3 problem(s)"
+        assert len(s["safe_mode"]["errors"]) == 3 and s["bus"] is None
+        assert http(port, "GET", "/api/readings") == (200, {})
+        status, body = http(port, "POST", "/api/poll", {"meter": "heat"}, token=TOKEN)
+        assert status == 503 and "safe mode" in body["error"]
+        assert b.running()
+    finally:
+        b.stop()
+        print("\n".join(b.lines))
+
+
+def test_config_that_is_not_json_gives_safe_mode_read_only(tmp_path):
+    port = free_port()
+    # not JSON at all: nothing of it is trusted, so the API has no token: read-only
+    b = boot(flash_dir(tmp_path, '{"api": {"port": %d, "token": "%s"' % (port, TOKEN),
+                       files={"board.json": open(os.path.join(os.path.dirname(__file__), "..", "boards",
+                                                              "unix-sim.json")).read().replace('"port": 8080', '"port": %d' % port)}))
+    try:
+        b.wait_for("api: listening")
+        assert any("config.json: not valid JSON" in x for x in b.lines)
+        status, body = http(port, "GET", "/api/config")
+        assert status == 409 and body["errors"][0].startswith("not valid JSON")
+        status, body = http(port, "PUT", "/api/config", {"name": "x"}, token=TOKEN)
+        assert status == 403 and "set api.token" in body["error"]
+    finally:
+        b.stop()
+        print("\n".join(b.lines))
+
+
+def test_repeated_boot_crashes_give_safe_mode(tmp_path):
+    port = free_port()
+    state = json.dumps({"unstable_boots": 3, "last_crash": "OSError: [Errno 5] EIO"})
+    flash = flash_dir(tmp_path, api_config(port), files={"boot_state.json": state})
+    b = boot(flash)
+    try:
+        b.wait_for("api: listening")
+        assert any("SAFE MODE: 3 boots in a row crashed (last: OSError: [Errno 5] EIO)" in x for x in b.lines)
+        status, s = http(port, "GET", "/api/status")
+        assert s["safe_mode"]["reason"].startswith("3 boots in a row crashed")
+        # safe mode hands over to a person: the next restart runs normally
+        assert json.load(open(os.path.join(flash, "boot_state.json")))["unstable_boots"] == 0
+    finally:
+        b.stop()
+        print("\n".join(b.lines))
+
+
+def test_api_refuses_changes_without_the_token_and_keeps_secrets(tmp_path):
+    port = free_port()
+    cfg = api_config(port, meters=[{"name": "heat", "address": 300}],
+                     sinks=[{"type": "mqtt", "name": "broker", "password": "mqtt-pass-42"}])
+    flash = flash_dir(tmp_path, cfg)
+    b = boot(flash)
+    try:
+        b.wait_for("api: listening")
+        good = api_config(port, meters=[{"name": "heat", "address": 3}])
+        for token in (None, "wrong-token", TOKEN + "x", TOKEN[:-1]):
+            assert http(port, "PUT", "/api/config", good, token=token)[0] == 401
+            assert http(port, "POST", "/api/poll", {"meter": "heat"}, token=token)[0] == 401
+            assert http(port, "POST", "/api/restart", {}, token=token)[0] == 401
+        assert json.load(open(os.path.join(flash, "config.json"))) == cfg  # untouched
+
+        status, shown = http(port, "GET", "/api/config")
+        assert status == 200 and shown["api"]["token"] == "***" and shown["sinks"][0]["password"] == "***"
+        for path in ("/api/config", "/api/status", "/api/logs"):
+            text = json.dumps(http(port, "GET", path)[1])
+            assert TOKEN not in text and "mqtt-pass-42" not in text
+
+        assert http(port, "PUT", "/api/config", raw=b'{"meters": [', token=TOKEN)[0] == 400
+        assert http(port, "PUT", "/api/config", raw=b"[1, 2]", token=TOKEN)[0] == 400
+        status, body = http(port, "PUT", "/api/config", raw=b" " * 9000, token=TOKEN)
+        assert status == 413 and "larger than 8192" in body["error"]
+        status, body = http(port, "PUT", "/api/config", dict(good, bogus=True), token=TOKEN)
+        assert status == 422 and body["errors"] == ["bogus: unknown key (known: name, network, bus, meters, "
+                                                    "sinks, api, power, time, log, health)"]
+        status, body = http(port, "POST", "/api/poll", {"meter": "heat", "now": 1}, token=TOKEN)
+        assert status == 400 and body["error"].startswith('unknown key "now"')
+        assert http(port, "GET", "/api/nothing")[0] == 404
+
+        # the GET result, edited and PUT back: valid, saved atomically, secrets kept
+        shown["meters"][0]["address"] = 3
+        status, body = http(port, "PUT", "/api/config", shown, token=TOKEN)
+        assert (status, body) == (200, {"saved": True, "restart_required": True})
+        stored = json.load(open(os.path.join(flash, "config.json")))
+        assert stored["meters"][0]["address"] == 3 and stored["api"]["token"] == TOKEN
+        assert stored["sinks"][0]["password"] == "mqtt-pass-42"
+        assert not os.path.exists(os.path.join(flash, "config.json.new"))
+        assert any("refused: missing or wrong token" in x for x in b.lines)
+    finally:
+        b.stop()
+        print("\n".join(b.lines))
+
+
+def test_restart_through_the_api_boots_the_new_config(tmp_path):
+    port = free_port()
+    flash = flash_dir(tmp_path, api_config(port, meters=[{"name": "heat", "address": 300}]))
+    from unix_board import UnixBoard
+    b = UnixBoard(flash, reboot=True).start()
+    try:
+        b.wait_for("api: listening")
+        assert http(port, "PUT", "/api/config", api_config(port, log={"level": "debug"}), token=TOKEN)[0] == 200
+        assert http(port, "POST", "/api/restart", {}, token=TOKEN) == (200, {"restarting": True})
+        n = len(b.lines)
+        b.wait_for("gateway mbus-gateway running: 0 meter", start=n)
+        b.wait_for("api: listening", start=n)
+        assert b.boots == 2
+        status, s = http(port, "GET", "/api/status")
+        assert s["safe_mode"] is None
+    finally:
+        b.stop()
+        print("\n".join(b.lines))

@@ -1,0 +1,106 @@
+"""Lay out a board's filesystem: what `make deploy` uploads, what the unix
+port runs in the demo, the tests and the benchmark.
+
+    python tools/firmware_image.py --board esp32-devkitc --arch xtensawin --out build/image [--config my.json]
+
+Layout (as on the ESP32, whose sys.path is ['', '.frozen', '/lib']):
+    boot.py, main.py            source: MicroPython runs these two by name
+    <firmware module>.mpy       every other firmware/*.py, compiled
+    lib/mbus/*.mpy              the protocol library (no host command line)
+    lib/microdot/*.mpy          the web framework, from the pinned package
+    board.json                  boards/<board>.json
+    config.json                 the user's config, when one is given
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from build_mpy import mpy_cross  # noqa: E402
+
+KEEP_SOURCE = ("boot.py", "main.py")
+HOST_ONLY = ("__main__.py", "serialport.py")  # the PC's command line and pyserial transport
+MICRODOT_FILES = ("__init__.py", "microdot.py")
+
+
+def microdot_dir():
+    import importlib.util
+    spec = importlib.util.find_spec("microdot")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("microdot is not installed: run `make venv`")
+    return list(spec.submodule_search_locations)[0]
+
+
+def board_file(board):
+    path = os.path.join(ROOT, "boards", board + ".json")
+    if not os.path.exists(path):
+        known = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "boards")) if f.endswith(".json"))
+        raise SystemExit("unknown board %r; known: %s" % (board, ", ".join(known)))
+    return path
+
+
+def _put(src, dst, name_on_board, compiled, arch):
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if not compiled or os.path.basename(src) in KEEP_SOURCE:
+        shutil.copyfile(src, dst[:-4] + ".py" if dst.endswith(".mpy") else dst)
+        return
+    cmd = [mpy_cross()] + (["-march=" + arch] if arch else []) + ["-s", name_on_board, "-o", dst, src]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+
+
+def files(extra_modules=()):
+    """(source path, path on the board without extension) for every module."""
+    out = []
+    fw = os.path.join(ROOT, "firmware")
+    for f in sorted(os.listdir(fw)):
+        if f.endswith(".py"):
+            out.append((os.path.join(fw, f), f[:-3]))
+    lib = os.path.join(ROOT, "lib", "mbus")
+    for f in sorted(os.listdir(lib)):
+        if f.endswith(".py") and f not in HOST_ONLY:
+            out.append((os.path.join(lib, f), "lib/mbus/" + f[:-3]))
+    md = microdot_dir()
+    for f in MICRODOT_FILES:
+        out.append((os.path.join(md, f), "lib/microdot/" + f[:-3]))
+    return out
+
+
+def stage(out, board="unix-sim", config=None, arch=None, compiled=True):
+    """Write the board's filesystem into out (created, emptied first).
+
+    config: a path to a JSON file, a dict, or None. Returns out.
+    """
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    for src, name in files():
+        base = os.path.basename(src)
+        dst = os.path.join(out, name + (".py" if base in KEEP_SOURCE or not compiled else ".mpy"))
+        _put(src, dst, name + ".py", compiled, arch)
+    shutil.copyfile(board_file(board), os.path.join(out, "board.json"))
+    if isinstance(config, dict):
+        with open(os.path.join(out, "config.json"), "w") as f:
+            json.dump(config, f, indent=1)
+    elif config:
+        shutil.copyfile(config, os.path.join(out, "config.json"))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--board", required=True)
+    ap.add_argument("--arch", default=None, help="mpy-cross -march (xtensawin: ESP32; rv32imc: ESP32-C3); host if omitted")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "image"))
+    ap.add_argument("--config", default=None, help="a config.json to include")
+    ap.add_argument("--source", action="store_true", help="copy .py sources instead of compiling")
+    a = ap.parse_args()
+    stage(a.out, a.board, a.config, a.arch, not a.source)
+    print("staged %s for %s in %s" % ("sources" if a.source else ".mpy files", a.board, a.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Type-check firmware/ against the MicroPython ESP32 stubs with mypy.
+
+    python tools/typecheck.py [files...]
+
+micropython-esp32-stubs (machine, network, time with ticks_ms, ...) and
+micropython-stdlib-stubs are merged into one typeshed in build/typeshed, so
+mypy sees the board's modules, not CPython's. A wrong machine.UART,
+network.WLAN or machine.WDT call is an error. Exit code: mypy's.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STUB_DIST = "micropython_esp32_stubs"
+
+
+def site_packages():
+    return sysconfig.get_paths()["purelib"]
+
+
+def build_typeshed(out=os.path.join(ROOT, "build", "typeshed")):
+    """stdlib stubs + the ESP32 port's module stubs, in typeshed layout."""
+    sp = site_packages()
+    records = [d for d in os.listdir(sp) if d.startswith(STUB_DIST + "-") and d.endswith(".dist-info")]
+    if not records or not os.path.isdir(os.path.join(sp, "stdlib")):
+        raise SystemExit("micropython-esp32-stubs is not installed: run `make venv`")
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    shutil.copytree(os.path.join(sp, "stdlib"), os.path.join(out, "stdlib"))
+    shutil.copytree(os.path.join(sp, "stubs"), os.path.join(out, "stubs"))
+    shutil.copytree(os.path.join(sp, "_mpy_shed"), os.path.join(out, "stdlib", "_mpy_shed"))
+    modules = ["_mpy_shed"]
+    with open(os.path.join(sp, records[0], "RECORD")) as f:
+        for line in f:
+            path = line.split(",")[0]
+            if not path.endswith(".pyi"):
+                continue
+            dst = os.path.join(out, "stdlib", path)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(os.path.join(sp, path), dst)  # the port's stub wins over typeshed's
+            modules.append(path[:-4].replace("/__init__", "").replace("/", "."))
+    versions = os.path.join(out, "stdlib", "VERSIONS")
+    with open(versions) as f:
+        known = {line.split(":")[0] for line in f if ":" in line}
+    with open(versions, "a") as f:
+        for m in modules:
+            if m not in known:
+                f.write("%s: 3.0-\n" % m)
+    return out
+
+
+def check(files=None):
+    typeshed = build_typeshed()
+    fw = os.path.join(ROOT, "firmware")
+    files = files or sorted(os.path.join(fw, f) for f in os.listdir(fw) if f.endswith(".py"))
+    # var-annotated: the firmware carries no annotations (they cost bytes on the board)
+    cmd = [sys.executable, "-m", "mypy", "--custom-typeshed-dir", typeshed, "--check-untyped-defs",
+           "--disable-error-code", "var-annotated",
+           "--follow-imports=silent", "--no-error-summary", "--hide-error-context", "--no-incremental",
+           "--cache-dir", os.path.join(ROOT, "build", "mypy-cache")] + files
+    env = dict(os.environ, MYPYPATH=os.pathsep.join([fw, os.path.join(ROOT, "lib")]))
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+if __name__ == "__main__":
+    r = check(sys.argv[1:])
+    sys.stdout.write(r.stdout + r.stderr)
+    sys.exit(r.returncode)

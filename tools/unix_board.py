@@ -1,0 +1,156 @@
+"""The gateway on the MicroPython unix port, as the demo, the tests and the
+benchmark run it: a staged image directory is the board's flash (its cwd),
+sys.path is the ESP32's ('', '.frozen', 'lib'), and boot.py then main.py run
+as at power-up. Exit code 75 means "reset me" (hw.reset on the unix port):
+with reboot=True the board is started again, like a board after a reset.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESET_EXIT = 75
+
+
+def micropython():
+    here = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return here if os.path.exists(here) else "micropython"
+
+
+class UnixBoard:
+    def __init__(self, flash, heap="112wK", echo=None, reboot=False):
+        self.flash = flash
+        self.heap = heap
+        self.echo = echo  # a callable getting every console line, or None
+        self.reboot = reboot
+        self.lines = []
+        self.boots = 0
+        self.proc = None
+        self.stopping = False
+        self.cond = threading.Condition()
+        self.thread = None
+
+    def _spawn(self):
+        env = dict(os.environ, MICROPYPATH=":.frozen:lib")
+        self.boots += 1
+        # own session: a terminal's Ctrl-C reaches the runner, which stops the board cleanly
+        return subprocess.Popen([micropython(), "-X", "heapsize=" + self.heap, "-c", "import boot, main"],
+                                cwd=self.flash, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+    def _pump(self):
+        while True:
+            for raw in self.proc.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                with self.cond:
+                    self.lines.append(line)
+                    self.cond.notify_all()
+                if self.echo:
+                    self.echo(line)
+            rc = self.proc.wait()
+            if self.reboot and rc == RESET_EXIT and not self.stopping:
+                time.sleep(0.2)
+                self.proc = self._spawn()
+                continue
+            with self.cond:
+                self.cond.notify_all()
+            return
+
+    def start(self):
+        self.proc = self._spawn()
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_for(self, pattern, timeout=30, start=0):
+        """The first console line (from index start) matching the regex; raises on timeout."""
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.lines):
+                    if rx.search(self.lines[i]):
+                        return self.lines[i]
+                    i += 1
+                left = deadline - time.time()
+                if left <= 0 or (not self.running() and not self.thread.is_alive()):
+                    raise TimeoutError("no console line matching %r within %ss; last lines:\n%s"
+                                       % (pattern, timeout, "\n".join(self.lines[-20:])))
+                self.cond.wait(min(left, 0.5))
+
+    def readings(self):
+        """The readings printed so far (the console's JSON lines)."""
+        with self.cond:
+            return [json.loads(x) for x in self.lines if x.startswith("{")]
+
+    def stop(self, timeout=10):
+        """Ctrl-C (KeyboardInterrupt) first, then SIGKILL; returns the exit code."""
+        self.stopping = True
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.thread:
+            self.thread.join(5)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Simulator:
+    """tools/simulator.py on a free port (the busmaster's virtual M-Bus segment)."""
+
+    def __init__(self, config_path, extra=()):
+        self.config_path = config_path
+        self.extra = list(extra)
+        self.proc = None
+        self.host = self.port = None
+
+    def start(self, timeout=20):
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "simulator.py"), "--config", self.config_path,
+               "--port", "0", "--quiet"] + self.extra
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        first = self.proc.stdout.readline().decode()
+        m = re.match(r"listening on (\S+):(\d+)", first)
+        if not m or time.time() > deadline:
+            rest = self.proc.stdout.read().decode() if self.proc.poll() is not None else ""
+            self.stop()
+            raise RuntimeError("simulator did not start: %r %s" % (first, rest))
+        self.host, self.port = m.group(1), int(m.group(2))
+        # keep draining its output so it never blocks on a full pipe
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        return self
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
