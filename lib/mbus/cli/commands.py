@@ -6,8 +6,8 @@ import time
 from mbus import requests as rq
 from mbus.cli import decoding, device, output
 from mbus.cli.errors import COLLISION, INTERRUPTED, NO_REPLY, OK, USAGE, CliError, from_exception
-from mbus.errors import TransportError
 from mbus.cli.progress import Progress, mask_fraction
+from mbus.errors import TransportError
 
 
 def _closing(master, work):
