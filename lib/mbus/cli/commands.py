@@ -84,11 +84,13 @@ def cmd_scan_primary(args):
     progress = Progress(False if args.quiet else None)
     seen = {"found": [], "collisions": [], "probes": 0}
 
+    from mbus.scan import COLLISION as GARBLED, SINGLE
+
     def step(probes, a, outcome):
         seen["probes"] = probes
-        if outcome == "single":
+        if outcome == SINGLE:
             seen["found"].append(a)
-        elif outcome == "collision":
+        elif outcome == GARBLED:
             seen["collisions"].append(a)
         progress.update((a - args.first + 1) / len(addresses), "address %d of %d-%d  found %d" % (
             a, args.first, args.last, len(seen["found"])))
