@@ -8,8 +8,14 @@
 #
 # Then flash the image (make flash) and upload only board.json and
 # config.json (the frozen boot/main modules start the gateway).
+import os  # noqa: E402  (the manifest tool runs this file with the cwd at its folder)
+
 include("$(PORT_DIR)/boards/manifest.py")
 
-package("mbus", base_path="../lib")
-freeze("../firmware")
+# The board's modules of lib/mbus: the host command line (__main__.py, cli/)
+# and the pyserial transport stay out, as in `make deploy` and package.json.
+HOST_ONLY = ("__main__.py", "serialport.py")
+package("mbus", files=[f for f in sorted(os.listdir("../lib/mbus")) if f.endswith(".py") and f not in HOST_ONLY],
+        base_path="../lib")
+freeze("../firmware")  # firmware/*.py and the sinks/ package below it
 package("microdot", files=("__init__.py", "microdot.py"), base_path="../build/frozen")
