@@ -15,7 +15,6 @@ import wakeplan
 from compat import heap, ticks_diff, ticks_ms
 
 _MARGIN_MS = 3000  # kept back from the bound for stopping sinks and saving state
-_AFTER_ABORTS_MS = 60000  # first pause after wakes that never reached their sleep
 
 
 def now_ms():
@@ -43,20 +42,19 @@ class Wake:
             st["wakes"] += 1
         ms, why = wakeplan.MIN_SLEEP_MS, "retry"
         try:
-            if st["busy"]:
-                st["aborted"] += 1
-                log.warning("battery: the last wake did not reach its sleep (%d in a row)", st["aborted"])
-            else:
-                st["aborted"] = 0
-            st["busy"] = True
+            was_busy = st["busy"]
+            pause = wakeplan.begin(st)
             deepsleep.save(board, st)
+            if was_busy:
+                log.warning("battery: the last wake did not reach its sleep (%d in a row)", st["aborted"])
             log.info("battery: wake %d (%s), heap free %s", st["wakes"], "cold boot" if cold else "from deep sleep",
                      heap()[0])
-            if st["aborted"] >= 2:  # something keeps the board awake: pause instead of looping
-                ms, why = min(_AFTER_ABORTS_MS << min(st["aborted"] - 2, 6), 86400000), "pause after aborted wakes"
+            if pause is not None:  # something keeps ending wakes early: do not loop on it
+                ms, why = pause, "pause after wakes that did not finish"
             else:
                 await asyncio.wait_for(self._cycle(st), max(1, self.left_ms()) / 1000)
                 ms, why = wakeplan.next_wake(st, self.meters, self.power, now_ms(), self.tz)
+                st["aborted"] = 0
                 self.gw.boot.stable()  # a completed wake: not a crash loop
         except asyncio.TimeoutError:
             log.warning("battery: wake cut off at its bound (power.awake_max_s %d)", self.power["awake_max_s"])

@@ -8,17 +8,19 @@
 #   fails     {meter: reads failed in a row}
 #   fwd_wake, fwd_ms, fwd_fail   last forwarding: wake, time, failures in a row
 #   ntp_wake, synced             last clock sync (wake), clock set by NTP
-#   busy      a wake began and did not reach its sleep; aborted: how often
+#   busy      a wake began and did not reach its sleep; aborted: how many in a
+#             row; paused: the last wake only paused (see begin())
 EARLY_MAX_MS = 60000  # a meter due within a tenth of its interval (at most this) is read now
 MIN_SLEEP_MS = 1000
 IDLE_SLEEP_MS = 3600000  # nothing to read: wake hourly all the same
 RETRY_MS = 60000  # first retry of a failed read; doubles, never past the interval
 DAY_MS = 86400000
+PAUSE_MS = 60000  # first pause after wakes that never reached their sleep; doubles
 
 
 def fresh():
     return {"v": 1, "wakes": 0, "due": {}, "fails": {}, "fwd_wake": 0, "fwd_ms": None, "fwd_fail": 0,
-            "ntp_wake": 0, "synced": False, "busy": False, "aborted": 0}
+            "ntp_wake": 0, "synced": False, "busy": False, "aborted": 0, "paused": False}
 
 
 def usable(state):
@@ -29,6 +31,20 @@ def usable(state):
         if key not in state:
             return None
     return state
+
+
+def begin(state):
+    """A wake starts (saved before anything else happens): ms to pause
+    without reading when the last wakes ended before their sleep (a hang the
+    watchdog cut), every other wake, longer each time; else None."""
+    if state["busy"]:
+        state["aborted"] += 1
+    state["busy"] = True
+    if state["aborted"] >= 2 and not state["paused"]:
+        state["paused"] = True
+        return min(PAUSE_MS << min(state["aborted"] - 2, 10), DAY_MS)
+    state["paused"] = False
+    return None
 
 
 def parse_at(text):

@@ -138,3 +138,17 @@ def test_sleep_until_the_next_due_meter():
     assert wakeplan.next_wake(st, METERS, power(), T0, 0) == (42000, "heat")
     assert wakeplan.next_wake(st, METERS, power(), T0 + 41900, 0) == (wakeplan.MIN_SLEEP_MS, "heat")
     assert wakeplan.next_wake(wakeplan.fresh(), [], power(), T0, 0) == (wakeplan.IDLE_SLEEP_MS, "nothing due")
+
+
+def test_wakes_that_never_reach_their_sleep_lead_to_longer_and_longer_pauses():
+    st = wakeplan.fresh()
+    got = []
+    for _ in range(8):  # every wake hangs until the watchdog resets the board, unless it only pauses
+        pause = wakeplan.begin(st)
+        got.append(pause)
+        if pause is not None:
+            st["busy"] = False  # a pause reaches its sleep
+    assert got == [None, None, 60000, None, 120000, None, 240000, None]
+    st["busy"] = False
+    st["aborted"] = 0  # a wake completed
+    assert wakeplan.begin(st) is None and st["busy"] and not st["paused"]
