@@ -101,11 +101,10 @@ def user_data(draw, ci=None):
     out = bytearray([ci]) + draw(st.binary(min_size=HEADER[ci], max_size=HEADER[ci]))
     expected = []
     for rec, expect in draw(st.lists(record(), max_size=12)):
-        if draw(st.booleans()) and draw(st.booleans()):
-            out.append(0x2F)  # idle filler between records
-        if len(out) + len(rec) > frame.MAX_USER_DATA + 1:
+        fill = b"\x2f" if draw(st.booleans()) and draw(st.booleans()) else b""  # idle filler
+        if len(out) + len(fill) + len(rec) > frame.MAX_USER_DATA + 1:
             break
-        out += rec
+        out += fill + rec
         expected.append(expect)
     tail = draw(st.sampled_from((b"", b"\x0f", b"\x1f", b"\x2f\x2f")))
     if tail[:1] in (b"\x0f", b"\x1f"):
