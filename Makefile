@@ -49,7 +49,7 @@ demo: venv
 bench: venv
 	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
 
-# Decoder fuzzing campaign (about 15 minutes; not in make test): atheris
+# Decoder fuzzing campaign (about 11 minutes; not in make test): atheris
 # 1,000,000 inputs, hypothesis (structure-aware, and the decoder's property
 # tests at profile "long"), 20,000 mutated inputs on the MicroPython unix
 # port at 32wK; summary table at the end, figures in build/fuzz/summary.json.

@@ -13,10 +13,11 @@
 # as it was before the fix-up, to the reply framer (fed whole and byte by
 # byte: the same frame, a valid one). Checks: only MBusError escapes, no
 # MemoryError, the telegram is plain JSON (contract.py). Each decode is
-# timed and, on MicroPython, its heap use measured with gc off around the
-# call (all it allocates: an upper bound of its peak). Findings are printed
-# with their input as hex; the last line is a JSON summary. Kept lean: it
-# shares a 32wK heap with the decoder.
+# timed and, on MicroPython, the heap its telegram holds is measured. A
+# telegram that outgrows the heap is the decoder's DecodeError, counted as
+# outcome "heap". Findings are printed ("FINDING ...") with their input as
+# hex; then one "summary KEY JSON" line per figure. Kept lean: it shares a
+# 32wK heap with the decoder.
 import gc
 import sys
 from array import array
