@@ -65,6 +65,9 @@ MASTER_CI = {0x50: "application reset", 0x51: "data send", 0x52: "slave select",
              0x54: "synchronize action", 0x5C: "synchronize action"}
 
 _cache = {}
+# Every name cached would pin ~20 KB (unix port) once telegrams of enough
+# kinds (or garbled ones) went by; the names a gateway's meters use fit.
+CACHE_MAX = const(48)
 
 
 def name(k):
@@ -73,7 +76,9 @@ def name(k):
     if s is None:
         a = (_STARTS[2 * k] << 8) | _STARTS[2 * k + 1]
         b = (_STARTS[2 * k + 2] << 8) | _STARTS[2 * k + 3]
-        s = _cache[k] = _TEXT[a:b]
+        s = _TEXT[a:b]
+        if len(_cache) < CACHE_MAX:
+            _cache[k] = s
     return s
 
 

@@ -45,7 +45,10 @@ def decode(data):
     kind, c, a, ci, start, end = parse_frame(mv)
     if ci is None:
         raise UnsupportedError("a %s frame carries no telegram" % kind, 0)
-    return telegram(mv, start - 1, end, {"type": kind, "c": c, "a": a, "ci": ci})
+    try:
+        return telegram(mv, start - 1, end, {"type": kind, "c": c, "a": a, "ci": ci})
+    except MemoryError:
+        raise heap_error(end - start + 1, start - 1)
 
 
 def decode_user_data(data):
@@ -53,7 +56,17 @@ def decode_user_data(data):
     mv = view(data)
     if not len(mv):
         raise DecodeError("empty user data: the CI field is missing", 0)
-    return telegram(mv, 0, len(mv), {"type": "user_data", "c": None, "a": None, "ci": mv[0]})
+    try:
+        return telegram(mv, 0, len(mv), {"type": "user_data", "c": None, "a": None, "ci": mv[0]})
+    except MemoryError:
+        raise heap_error(len(mv), 0)
+
+
+def heap_error(n, at):
+    # Over a hundred records fit in 252 bytes: a dense telegram can outgrow
+    # a small heap. The partial telegram is garbage by now, so this error
+    # can be built, and the caller sees an MBusError like for any bad input.
+    return DecodeError("telegram of %d bytes does not fit the free heap" % n, at)
 
 
 def merge(telegrams):
@@ -433,6 +446,10 @@ def value(mv, i, size, coding, big, vi, x):
         v = v * T.DURATION_S[e]
     elif scale:
         v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+    if type(v) is float and v - v != 0:
+        # A real of +-inf, or scaled past the float range (single precision
+        # on the ESP32): JSON has no such number.
+        v, why = None, "value is not a finite number"
     if x and "unit" in x:
         unit += x["unit"]
     return quantity, unit, v, why
