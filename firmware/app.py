@@ -25,10 +25,9 @@ EXTENSIONS = []
 
 
 class Gateway:
-    def __init__(self, board, cfg, raw, errors, boot, safe_reason=None):
+    def __init__(self, board, cfg, errors, boot, safe_reason=None):
         self.board = board
         self.cfg = cfg
-        self.raw_config = raw
         self.config_errors = errors
         self.boot = boot
         self.safe_reason = safe_reason
@@ -130,59 +129,14 @@ class Gateway:
         self.stopping.set()
 
 
-def _salvage(config, cfg, errors, board):
-    """The sections safe mode can still use: valid ones, else the defaults."""
-    fallback, _ = config.validate({}, board)
-    out = {}
-    for key in ("name", "network", "api", "time", "log", "health", "bus", "meters", "sinks", "power"):
-        broken = any(e.startswith(key + ".") or e.startswith(key + ":") or e.startswith(key + "[") for e in errors)
-        out[key] = cfg[key] if cfg and key in cfg and not broken else fallback.get(key)
-    return out
-
-
-def _load_extensions(config):
-    mods = []
-    for name in EXTENSIONS:
-        mod = __import__(name)
-        if hasattr(mod, "register"):
-            mod.register(config)
-        mods.append(mod)
-    return mods
-
-
 def prepare():
-    """Everything boot decides before the loop starts; returns the Gateway."""
-    boot = health.BootState()
-    boot.begin()
-    board = hw.load_board()  # no board file: nothing to run, the REPL is all there is
-    import config
-    extensions = _load_extensions(config)
-    cfg, raw, errors = config.load(board)
-    reason = None
-    if errors:
-        reason = "config.json has %d problem(s)" % len(errors)
-    elif health.safe_mode_requested():
-        reason = "requested with the %s flag file" % health.SAFE_FLAG
-    elif boot.unstable - 1 >= cfg["health"]["max_boot_crashes"]:
-        reason = "%d boots in a row crashed (last: %s)" % (boot.unstable - 1, boot.last_crash)
-    if reason is not None:
-        cfg = _salvage(config, cfg, errors, board)
-        boot.stable()  # a person takes over from here: the next restart runs normally
-    log.setup(cfg["log"]["level"], cfg["log"]["lines"])
-    for s in config.secrets(raw):
-        log.add_secret(s)
-    del config
-    compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
-    gw = Gateway(board, cfg, raw, errors, boot, reason)
-    gw.extensions = extensions
-    if reason is None:
-        gw.dispatch.forget_others([m["name"] for m in cfg["meters"]])
-    if reason is not None:
-        log.error("SAFE MODE: %s", reason)
-        for e in errors:
-            log.error("config.json: %s", e)
-        log.error("SAFE MODE: fix config.json (REPL, mpremote or PUT /api/config), then restart")
-    return gw
+    """Everything boot decides before the loop starts; returns the Gateway.
+    The work is in startup.py, boot-time code that is unloaded afterwards."""
+    import startup
+    try:
+        return startup.prepare(Gateway, EXTENSIONS)
+    finally:
+        compat.unload("startup")
 
 
 def main():
