@@ -28,6 +28,8 @@ TRACE = False
 
 
 def emit(**fields):
+    if fields.get("kind") == "stage":
+        fields["largest"] = largest_block()
     print(json.dumps(fields))
 
 
@@ -69,28 +71,33 @@ def largest_block():
 
 
 def ballast(leave):
-    """Allocations that leave `leave` free bytes in one piece: every hole
-    below the largest free block is plugged with small blocks, then that
-    block is taken but for its last `leave` bytes. So the operation measured
-    next has that piece and nothing else."""
+    """Allocations that leave `leave` free bytes in one piece, the end of the
+    largest free block, and nothing else free: every other hole is plugged
+    with small blocks. So the operation measured next has that piece only."""
     from uctypes import addressof
     top = largest_block()
-    limit = addressof(bytearray(top - 64))
+    probe = bytearray(top - 64)
+    end = addressof(probe) + top - 64
+    probe = None
     gc.collect()
-    chain = None  # (previous link, block): no list to grow
+    window = end - leave  # [window, end) stays free
+    chain = None  # [previous link, block]: no list to grow
+    inside = None  # the blocks that landed in the window, released at the end
     for size in (1024, 256, 64, 16):
         while True:
             try:
-                b = bytearray(size)
+                link = [None, None]
+                link[1] = bytearray(size)
             except MemoryError:
                 break
-            if addressof(b) >= limit:
-                break  # reached the largest block: the holes of this size are full
-            chain = (chain, b)
-    b = None
-    gc.collect()
-    big = bytearray(top - leave) if top > leave + 64 else None
-    return big, chain
+            if window <= addressof(link[1]) < end:
+                link[0] = inside
+                inside = link
+            else:
+                link[0] = chain
+                chain = link
+    link = inside = None
+    return chain
 
 
 async def succeeds(op):
@@ -106,12 +113,15 @@ async def succeeds(op):
 
 
 async def need(op, step=128):
-    """Smallest free heap (bytes) in which op succeeds, after a warm-up run."""
+    """(Smallest free piece in which op succeeds, largest free block now),
+    after a warm-up run; the first is None when op does not succeed in the
+    heap as it is, and equal to the second when op needs that much or more."""
     global TRACE
+    largest = largest_block()
     if not await succeeds(op):
-        return None
+        return None, largest
     trace, TRACE = TRACE, False
-    lo, hi = 0, largest_block()
+    lo, hi = 0, largest
     while hi - lo > step:
         mid = (lo + hi) // 2
         keep = ballast(mid)
@@ -123,7 +133,7 @@ async def need(op, step=128):
         else:
             lo = mid
     TRACE = trace
-    return hi
+    return hi, largest
 
 
 async def volume(op):
@@ -210,6 +220,12 @@ def request(server, method, path, body=None, token=None, expect=200):
 # -- the gateway at work -----------------------------------------------------
 
 
+async def poll_once(gw, meter):
+    # in a function of its own: the reading poll() returns must not stay
+    # referenced from a stack slot of the caller's frame
+    await gw.scheduler.poll(gw.scheduler.find(meter))
+
+
 def stored_config():
     with open("config.json") as f:
         return json.load(f)
@@ -247,7 +263,7 @@ async def runtime(frame_path, meter, polls):
     async def decode_frame():
         return decode(frame) is not None
 
-    await gw.scheduler.poll(gw.scheduler.find(meter))  # the meter's latest/ file exists
+    await poll_once(gw, meter)  # the meter's latest/ file exists
     result = {"address": 1, "frames": [frame], "telegram": None}
 
     async def make_reading():
@@ -283,9 +299,9 @@ async def runtime(frame_path, meter, polls):
     ]
     for name, op in ops:
         before = live()
-        needed = await need(op)
+        needed, largest = await need(op)
         churn = await volume(op)
-        emit(kind="op", name=name, need=needed, churn=churn, kept=live() - before)
+        emit(kind="op", name=name, need=needed, largest=largest, churn=churn, kept=live() - before)
     emit(kind="stage", name="after the operations", alloc=live())
     qstrs()
     gw.stop()

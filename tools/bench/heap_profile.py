@@ -14,11 +14,13 @@ staged flash:
            and the qstrs it interns), and the qstr pool after it. A jump in
            the pool is a new qstr pool block (each is twice the last one).
   runtime  the real gateway (app.prepare(), Gateway.run()) reading every
-           meter; the live heap at each stage; then for each operation
-           "need" = the free heap it needs to succeed (the heap is filled
-           with ballast until it just fails: transient peak plus
-           fragmentation), "churn" = what it allocates with the collector
-           stopped, "kept" = what stays live after it.
+           meter; the live heap and the largest free block at each stage;
+           then for each operation "need" = the smallest free piece of heap
+           in which it succeeds (every other hole plugged with ballast: its
+           transient peak; ">=" when that is the largest free block, whose
+           size is shown, so the heap's fragmentation limits it), "churn" =
+           what it allocates with the collector stopped, "kept" = what
+           stays live after it.
 
 Figures are for the 64-bit unix port: pointers, object headers and qstr
 pool entries are twice an ESP32's; code bytes and string data are the same.
@@ -154,13 +156,16 @@ def main():
     for r in rows:
         if r["kind"] == "stage":
             extra = " (+%d bytes)" % r["bytes"] if "bytes" in r else ""
-            print("  live %7d = %4.1f %%  free %4.1f %%  %s%s" % (r["alloc"], 100.0 * r["alloc"] / total,
-                                                              100.0 - 100.0 * r["alloc"] / total, r["name"], extra))
-    print("  %-52s %7s %7s %6s" % ("operation (%s, %s)" % (big, BIG_FRAME[:-4]), "need", "churn", "kept"))
+            print("  live %7d = %4.1f %%  free %4.1f %%  largest free block %6d  %s%s" % (
+                r["alloc"], 100.0 * r["alloc"] / total, 100.0 - 100.0 * r["alloc"] / total, r["largest"], r["name"],
+                extra))
+    print("  %-52s %7s %7s %7s %6s" % ("operation (%s, %s)" % (big, BIG_FRAME[:-4]), "need", "largest", "churn",
+                                      "kept"))
     for r in rows:
         if r["kind"] == "op":
-            print("  %-52s %7s %7s %6d" % (r["name"], "FAILS" if r["need"] is None else r["need"],
-                                           "> free" if r["churn"] is None else r["churn"], r["kept"]))
+            needed = "FAILS" if r["need"] is None else (">=" if r["need"] >= r["largest"] - 128 else "") + str(r["need"])
+            print("  %-52s %7s %7d %7s %6d" % (r["name"], needed, r["largest"],
+                                               "> free" if r["churn"] is None else r["churn"], r["kept"]))
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
     with open(a.json, "w") as f:
         json.dump(report, f, indent=1)
