@@ -89,24 +89,31 @@ def create(gw):
         unload("page")
         return html, 200, {"Content-Type": "text/html; charset=UTF-8"}
 
-    @app.get("/api/status")
-    def status(req):
-        return gw.status()
-
-    @app.get("/api/logs")
-    def logs(req):
-        return {"lines": log.lines()}
-
-    @app.get("/api/readings")
     def get_readings(req):
         only = req.args.get("meter")
         if only is not None and only not in gw.dispatch.latest:
             return error(404, "no reading of meter %s yet" % json.dumps(only))
         return readings_response(gw.dispatch.latest, only)
 
-    # Rare requests: their code (api_admin.py) is loaded for the request only.
-    app.post("/api/poll")(_admin(gw, "poll"))
-    app.get("/api/config")(_admin(gw, "get_config"))
-    app.put("/api/config")(_admin(gw, "put_config"))
-    app.post("/api/restart")(_admin(gw, "restart"))
+    # /api/<name>: one microdot route and this table (a route each costs heap);
+    # the rare requests' code, api_admin.py, is loaded for the request only
+    endpoints = {
+        "status": {"GET": lambda req: gw.status()},
+        "logs": {"GET": lambda req: {"lines": log.lines()}},
+        "readings": {"GET": get_readings},
+        "poll": {"POST": _admin(gw, "poll")},
+        "config": {"GET": _admin(gw, "get_config"), "PUT": _admin(gw, "put_config")},
+        "restart": {"POST": _admin(gw, "restart")},
+    }
+
+    @app.route("/api/<name>", methods=["GET", "POST", "PUT"])
+    def endpoint(req, name):
+        methods = endpoints.get(name)
+        if methods is None:
+            return error(404, "no such endpoint")
+        handler = methods.get("GET" if req.method == "HEAD" else req.method)
+        if handler is None:
+            return error(405, "method not allowed here")
+        return handler(req)
+
     return app
