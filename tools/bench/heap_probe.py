@@ -240,10 +240,10 @@ def pause_polls(gw):
 
 
 async def runtime(frame_path, meter, polls):
-    import app
-    import log
     with open(frame_path) as f:
         frame = bytes.fromhex("".join(f.read().split()))
+    import app
+    import log
     gw = app.prepare()
     gw.dispatch.echo = False  # the console is the profiler's channel
     emit(kind="stage", name="after boot (config checked and unloaded)", alloc=live())
@@ -259,8 +259,7 @@ async def runtime(frame_path, meter, polls):
     for _ in range(40):  # between the gateway's own steps, as its health task samples
         await asyncio.sleep_ms(97)
         samples.append(live())
-    emit(kind="stage", name="while polling: most live of 40 samples in 4 s (least %d)" % min(samples),
-         alloc=max(samples))
+    emit(kind="stage", name="while polling: the most of 40 samples in 4 s", alloc=max(samples), least=min(samples))
     if os.getenv("HEAP_PROBE_DUMP"):
         gc.collect()
         micropython.mem_info(1)
