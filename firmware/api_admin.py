@@ -69,10 +69,20 @@ async def poll(gw, req):
         return error(504 if type(e).__name__ == "NoReplyError" else 502, "%s: %s" % (type(e).__name__, e), meter=name)
 
 
+def _board():
+    """The whole board file (the gateway keeps only what it runs with)."""
+    import startup
+    try:
+        return startup.load_board()
+    finally:
+        unload("startup")
+
+
 def get_config(gw, req):
+    board = _board()
     config = gw.config_module()
     try:
-        _cfg, raw, errors = config.load(gw.board)  # the stored file, as a PUT or the REPL left it
+        _cfg, raw, errors = config.load(board)  # the stored file, as a PUT or the REPL left it
         if raw is None:
             return error(409, "the stored config is not usable", errors=errors)
         return config.redact(raw)
@@ -87,11 +97,12 @@ def put_config(gw, req):
     new, err = _json_body(req)
     if err:
         return err
+    board = _board()
     config = gw.config_module()
     try:
-        _cfg, old, _errors = config.load(gw.board)
+        _cfg, old, _errors = config.load(board)
         config.keep_secrets(new, old)
-        _cfg, errors = config.validate(new, gw.board)
+        _cfg, errors = config.validate(new, board)
         if not errors:
             config.save(new)
     finally:

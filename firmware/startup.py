@@ -10,6 +10,9 @@ import health
 import log
 
 BOARD_PATH = "board.json"
+# Board file keys only the config check and the flashing tools read: not kept
+# in RAM while the gateway runs (a config request loads the file again).
+BOARD_CHECK_ONLY = ("description", "flash", "uarts", "safe_uart_pins", "reserved_pins", "input_only_pins", "defaults")
 SAFE_FLAG = "safe_mode"  # an empty file: boot once into safe mode (deploy uses it)
 
 
@@ -80,6 +83,8 @@ def prepare(gateway, extension_names):
         log.add_secret(s)
     del config
     compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
+    for key in BOARD_CHECK_ONLY:
+        board.pop(key, None)
     gw = gateway(board, cfg, errors, boot, reason)
     gw.extensions = extensions
     if reason is None:
