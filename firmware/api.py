@@ -20,6 +20,34 @@ def error(status, msg, **extra):
     return extra, status
 
 
+def _json_chunks(value, depth):
+    # the JSON text of value (as json.dumps writes it), entry by entry down to
+    # depth levels: a big answer never needs one big block of heap
+    if depth and isinstance(value, dict):
+        yield "{"
+        sep = ""
+        for k, v in value.items():
+            yield sep + json.dumps(k) + ": "
+            yield from _json_chunks(v, depth - 1)
+            sep = ", "
+        yield "}"
+    elif depth and isinstance(value, list):
+        yield "["
+        sep = ""
+        for v in value:
+            yield sep
+            yield from _json_chunks(v, depth - 1)
+            sep = ", "
+        yield "]"
+    else:
+        yield json.dumps(value)
+
+
+def json_response(value):
+    """A dict or list sent as JSON in pieces (status, logs, config)."""
+    return Response(_json_chunks(value, 2), headers={"Content-Type": "application/json"})
+
+
 def _file_chunks(path):
     with open(path) as f:
         while True:
@@ -98,8 +126,8 @@ def create(gw):
     # /api/<name>: one microdot route and this table (a route each costs heap);
     # the rare requests' code, api_admin.py, is loaded for the request only
     endpoints = {
-        "status": {"GET": lambda req: gw.status()},
-        "logs": {"GET": lambda req: {"lines": log.lines()}},
+        "status": {"GET": lambda req: json_response(gw.status())},
+        "logs": {"GET": lambda req: json_response({"lines": log.lines()})},
         "readings": {"GET": get_readings},
         "poll": {"POST": _admin(gw, "poll")},
         "config": {"GET": _admin(gw, "get_config"), "PUT": _admin(gw, "put_config")},

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import log
-from api import error, readings_response
+from api import error, json_response, readings_response
 from compat import unload
 
 
@@ -85,7 +85,7 @@ def get_config(gw, req):
         _cfg, raw, errors = config.load(board)  # the stored file, as a PUT or the REPL left it
         if raw is None:
             return error(409, "the stored config is not usable", errors=errors)
-        return config.redact(raw)
+        return json_response(config.redact(raw))
     finally:
         unload("config")
 
