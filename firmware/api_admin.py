@@ -69,6 +69,16 @@ async def poll(gw, req):
         return error(504 if type(e).__name__ == "NoReplyError" else 502, "%s: %s" % (type(e).__name__, e), meter=name)
 
 
+def _config_module(gw):
+    """config.py, loaded for this request, with the extensions' hooks
+    registered (the caller unloads it)."""
+    import config
+    for mod in gw.extensions:
+        if hasattr(mod, "register"):
+            mod.register(config)
+    return config
+
+
 def _board():
     """The whole board file (the gateway keeps only what it runs with)."""
     import startup
@@ -80,7 +90,7 @@ def _board():
 
 def get_config(gw, req):
     board = _board()
-    config = gw.config_module()
+    config = _config_module(gw)
     try:
         _cfg, raw, errors = config.load(board)  # the stored file, as a PUT or the REPL left it
         if raw is None:
@@ -98,7 +108,7 @@ def put_config(gw, req):
     if err:
         return err
     board = _board()
-    config = gw.config_module()
+    config = _config_module(gw)
     try:
         _cfg, old, _errors = config.load(board)
         config.keep_secrets(new, old)
@@ -117,5 +127,12 @@ def restart(gw, req):
     denied = _check_token(gw, req)
     if denied:
         return denied
-    asyncio.create_task(gw.restart_soon())
+    asyncio.create_task(_restart_soon(gw))
     return {"restarting": True}
+
+
+async def _restart_soon(gw):
+    import hw
+    log.info("restart requested through the API")
+    await asyncio.sleep_ms(500)  # the answer goes out first
+    hw.reset(gw.board)

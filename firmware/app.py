@@ -42,48 +42,16 @@ class Gateway:
         self.status_parts = {}
         self.stopping = asyncio.Event()
 
-    def config_module(self):
-        """The config module, loaded again for a config request, with the
-        extensions' hooks registered (the caller unloads it when done)."""
-        import config
-        for mod in self.extensions:
-            if hasattr(mod, "register"):
-                mod.register(config)
-        return config
-
     def api_token(self):
         return self.cfg["api"]["token"]
 
-    async def restart_soon(self):
-        log.info("restart requested through the API")
-        await asyncio.sleep_ms(500)
-        hw.reset(self.board)
-
     def status(self):
-        gc.collect()
-        free, alloc = compat.heap()
-        s = {
-            "name": self.cfg["name"], "version": VERSION, "board": self.board["board"],
-            "uptime_s": compat.uptime_ms() // 1000,
-            "time": compat.iso_utc() if compat.clock_is_set() else None,
-            "time_synced": bool(self.net and self.net.time_synced),
-            "safe_mode": None if self.safe_reason is None else {"reason": self.safe_reason, "errors": self.config_errors},
-            "heap_free": free, "heap_alloc": alloc, "heap_free_low": self.health.heap_low if self.health else None,
-            "flash_free": hw.flash_free(),
-            "network": self.net.info() if self.net else {"kind": self.cfg["network"]["kind"], "up": False},
-            "bus": None, "meters": {}, "readings": self.dispatch.count,
-            "task_restarts": self.restarts,
-            "log": {"warnings": log.counts[2], "errors": log.counts[3]},
-            "boot": {"unstable_boots": self.boot.unstable, "last_crash": self.boot.last_crash},
-        }
-        sch = self.scheduler
-        if sch is not None and self.bus is not None:
-            s["bus"] = self.bus.info()
-            s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
-            s["meters"] = sch.status()
-        for name, fn in self.status_parts.items():
-            s[name] = fn()  # parts carry no secrets (the log masks them too)
-        return s
+        """The /api/status dict (rendered by status.py, loaded for it)."""
+        import status
+        try:
+            return status.gateway(self, VERSION)
+        finally:
+            compat.unload("status")
 
     def _spawn(self, name, factory):
         asyncio.create_task(health.supervise(name, factory, self.restarts))

@@ -10,7 +10,7 @@ import readings
 from mbus.errors import MBusError
 from time import time
 
-from compat import const, iso_utc, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_ms
+from compat import const, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_ms
 
 BACKOFF_FIRST_MS = const(5000)
 IDLE_STEP_MS = const(1000)  # the loop wakes at least this often (watchdog progress)
@@ -29,30 +29,15 @@ class Meter:
         self.errors = 0
         self.failing = 0  # consecutive failures
         # When the last success and failure happened, as (epoch s or None, uptime s):
-        # plain ints, rendered only for a status request
+        # plain ints, rendered by status.py for a status request
         self.ok_at = None
         self.error_at = None
         self.error = None  # "Class: message" of the last failure
         self.last_ms = None  # duration of the last read
 
-    def status(self):
-        last_error = None
-        if self.error_at is not None:
-            last_error = _stamp(self.error_at)
-            last_error["error"] = self.error
-        return {"address": self.address, "interval_s": self.interval_ms // 1000, "polls": self.polls,
-                "ok": self.ok, "errors": self.errors, "consecutive_errors": self.failing,
-                "state": "ok" if self.ok and not self.failing else ("failing" if self.failing else "waiting"),
-                "last_ok": None if self.ok_at is None else _stamp(self.ok_at), "last_error": last_error,
-                "last_read_ms": self.last_ms, "next_in_s": max(0, ticks_diff(self.due, ticks_ms())) // 1000}
-
 
 def _now():
     return (int(time()) if clock_is_set() else None, uptime_ms() // 1000)
-
-
-def _stamp(at):
-    return {"time": None if at[0] is None else iso_utc(at[0]), "uptime_s": at[1]}
 
 
 class Scheduler:
@@ -141,6 +126,3 @@ class Scheduler:
         log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", m.name, m.failing, err, backoff // 1000)
         if not isinstance(e, MBusError):
             log.exception("meter %s: unexpected error" % m.name, e)  # a bug, not the bus: keep the traceback
-
-    def status(self):
-        return {m.name: m.status() for m in self.meters}
