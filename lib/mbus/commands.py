@@ -3,6 +3,7 @@
 # Imported on their first use (Protocol.__getattr__), so a gateway that only
 # reads meters never loads this. Each function takes the Protocol first.
 from mbus import requests as rq
+from mbus import requests_rare as rare
 from mbus.errors import CollisionError, FrameError, MBusError, NoReplyError
 from mbus.frame import ADDR_BROADCAST, ADDR_BROADCAST_REPLY
 from mbus.master import BAUD, EXPECT_ACK, EXPECT_NOTHING, EXPECT_RSP_UD
@@ -32,7 +33,7 @@ def read_class1(p, address):
     err = None
     for _ in range(p.retries + 1):
         try:
-            frame = yield from p.exchange(rq.req_ud1(a, fcb), EXPECT_RSP_UD, who)
+            frame = yield from p.exchange(rare.req_ud1(a, fcb), EXPECT_RSP_UD, who)
             p._check_origin(frame, who, key)
         except FrameError as e:
             if len(p.framer.frame or b"") == 1:
@@ -60,27 +61,30 @@ def select(p, mask):
     return True
 
 
+
 def deselect(p, mask=rq.WILDCARD):
     """CI 56h: the slaves matching mask leave the selected state."""
     mask = rq.normalize_secondary(mask)
     try:
-        yield from p.transact(rq.deselect(mask), EXPECT_ACK, mask)
+        yield from p.transact(rare.deselect(mask), EXPECT_ACK, mask)
     except NoReplyError:
         return False
     return True
 
 
+
 def set_primary_address(p, address, new):
     """Give the slave at address (int or secondary) the primary address new."""
-    rq.set_primary_address(0, new)  # validates new before anything is sent
-    a, key = yield from _send(p, address, lambda a, fcb: rq.set_primary_address(a, new, fcb))
+    rare.set_primary_address(0, new)  # validates new before anything is sent
+    a, key = yield from _send(p, address, lambda a, fcb: rare.set_primary_address(a, new, fcb))
     if key == a and key in p.fcb:
         p.fcb[new] = p.fcb.pop(key)
 
 
+
 def application_reset(p, address, subcode=None):
     """SND_UD CI 50h (optionally with a subcode)."""
-    yield from _send(p, address, lambda a, fcb: rq.application_reset(a, subcode, fcb))
+    yield from _send(p, address, lambda a, fcb: rare.application_reset(a, subcode, fcb))
 
 
 def send_user_data(p, address, data, ci=rq.CI_DATA_SEND):
@@ -89,10 +93,11 @@ def send_user_data(p, address, data, ci=rq.CI_DATA_SEND):
     return True
 
 
+
 def switch_baudrate(p, address, baudrate):
     """CI B8h..BFh; after the E5h (sent at the old rate) the transport and
     the timeouts switch to baudrate."""
-    rq.switch_baudrate(0, baudrate)
-    yield from _send(p, address, lambda a, fcb: rq.switch_baudrate(a, baudrate, fcb))
+    rare.switch_baudrate(0, baudrate)
+    yield from _send(p, address, lambda a, fcb: rare.switch_baudrate(a, baudrate, fcb))
     yield (BAUD, baudrate)
     p.set_baudrate(baudrate)

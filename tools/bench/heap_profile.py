@@ -48,7 +48,7 @@ LIBRARY = ("mbus", "mbus.clock", "mbus.frame", "mbus.requests", "mbus.framer", "
            "mbus.tcp", "mbus.tables", "mbus.values", "mbus.telegram")
 WEB = ("microdot",)
 FIRMWARE = ("compat", "fsutil", "log", "hw", "health", "readings", "scheduler", "bus", "net", "api", "app")
-ON_DEMAND = ("startup", "config", "api_admin", "page", "mbus.commands", "mbus.scan")  # loaded for a rare job, then unloaded
+ON_DEMAND = ("startup", "config", "api_admin", "status", "page", "mbus.commands", "mbus.requests_rare", "mbus.scan")  # loaded for a rare job, then unloaded
 GROUPS = (("asyncio (frozen)", ("asyncio",)), ("lib/mbus", LIBRARY), ("microdot", WEB), ("firmware", FIRMWARE),
           ("on demand", ON_DEMAND))
 BIG_FRAME = "EMU_EMU-Professional-375-M-Bus.hex"  # the corpus frame with the largest decoded telegram
