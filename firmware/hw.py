@@ -26,11 +26,3 @@ def reset(board):
     import machine
     machine.reset()
 
-
-def flash_free():
-    """Free bytes on the filesystem holding the current directory, or None."""
-    import os
-    if not hasattr(os, "statvfs"):
-        return None
-    st = os.statvfs(".")
-    return st[0] * st[3]

@@ -17,22 +17,22 @@ IDLE_STEP_MS = const(1000)  # the loop wakes at least this often (watchdog progr
 
 
 class Meter:
+    # Twelve attributes at most: a thirteenth makes MicroPython's attribute
+    # table of each meter half as big again.
     def __init__(self, cfg):
+        self.cfg = cfg  # multi, max_frames: read at each poll
         self.name = cfg["name"]
         self.address = cfg["address"]
         self.interval_ms = cfg["interval_s"] * 1000
-        self.multi = cfg["multi"]
-        self.max_frames = cfg["max_frames"]
         self.due = ticks_ms()
         self.polls = 0
         self.ok = 0
         self.errors = 0
         self.failing = 0  # consecutive failures
-        # When the last success and failure happened, as (epoch s or None, uptime s):
-        # plain ints, rendered by status.py for a status request
+        # The last success as (epoch s or None, uptime s), the last failure as
+        # (epoch s or None, uptime s, "Class: message"): rendered by status.py
         self.ok_at = None
-        self.error_at = None
-        self.error = None  # "Class: message" of the last failure
+        self.failed = None
         self.last_ms = None  # duration of the last read
 
 
@@ -94,7 +94,7 @@ class Scheduler:
             self.polls += 1
             t0 = ticks_ms()
             try:
-                result = await self.master.read(m.address, multi=m.multi, max_frames=m.max_frames)
+                result = await self.master.read(m.address, multi=m.cfg["multi"], max_frames=m.cfg["max_frames"])
                 reading = readings.make(m.name, m.address, result, self.net.time_synced)
             except Exception as e:
                 self._failed(m, e, t0)
@@ -119,8 +119,8 @@ class Scheduler:
         m.errors += 1
         m.failing += 1
         self.errors += 1
-        err = m.error = "%s: %s" % (type(e).__name__, e)
-        m.error_at = _now()
+        err = "%s: %s" % (type(e).__name__, e)
+        m.failed = _now() + (err,)
         backoff = min(m.interval_ms, BACKOFF_FIRST_MS << min(m.failing - 1, 6))
         m.due = ticks_add(ticks_ms(), backoff)
         log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", m.name, m.failing, err, backoff // 1000)

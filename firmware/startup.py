@@ -60,6 +60,13 @@ def _load_extensions(names, config):
     return mods
 
 
+def _forget_others(dispatch, names):
+    """Drop the stored readings of meters no longer configured."""
+    for name in list(dispatch.latest):
+        if name not in names:
+            fsutil.remove(dispatch.latest.pop(name))
+
+
 def prepare(gateway, extension_names):
     """The gateway (an instance of class gateway) as boot leaves it."""
     boot = health.BootState()
@@ -88,7 +95,7 @@ def prepare(gateway, extension_names):
     gw = gateway(board, cfg, errors, boot, reason)
     gw.extensions = extensions
     if reason is None:
-        gw.dispatch.forget_others([m["name"] for m in cfg["meters"]])
+        _forget_others(gw.dispatch, [m["name"] for m in cfg["meters"]])
     if reason is not None:
         log.error("SAFE MODE: %s", reason)
         for e in errors:

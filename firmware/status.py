@@ -4,7 +4,6 @@
 import gc
 
 import compat
-import hw
 import log
 
 
@@ -19,7 +18,7 @@ def gateway(gw, version):
         "time_synced": bool(net and net.time_synced),
         "safe_mode": None if gw.safe_reason is None else {"reason": gw.safe_reason, "errors": gw.config_errors},
         "heap_free": free, "heap_alloc": alloc, "heap_free_low": gw.health.heap_low if gw.health else None,
-        "flash_free": hw.flash_free(),
+        "flash_free": flash_free(),
         "network": net.info() if net else {"kind": gw.cfg["network"]["kind"], "up": False},
         "bus": None, "meters": {}, "readings": gw.dispatch.count,
         "task_restarts": gw.restarts,
@@ -28,7 +27,7 @@ def gateway(gw, version):
     }
     sch = gw.scheduler
     if sch is not None and gw.bus is not None:
-        s["bus"] = gw.bus.info()
+        s["bus"] = bus(gw.bus)
         s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
         s["meters"] = {m.name: meter(m) for m in sch.meters}
     for name, fn in gw.status_parts.items():
@@ -36,12 +35,28 @@ def gateway(gw, version):
     return s
 
 
+def bus(b):
+    """The bus.Bus's line and connection."""
+    c = b.cfg
+    return {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
+            "opens": b.opens, "last_error": b.last_error}
+
+
+def flash_free():
+    """Free bytes on the filesystem holding the current directory, or None."""
+    import os
+    if not hasattr(os, "statvfs"):
+        return None
+    st = os.statvfs(".")
+    return st[0] * st[3]
+
+
 def meter(m):
     """A scheduler.Meter's counters and times."""
     last_error = None
-    if m.error_at is not None:
-        last_error = _stamp(m.error_at)
-        last_error["error"] = m.error
+    if m.failed is not None:
+        last_error = _stamp(m.failed)
+        last_error["error"] = m.failed[2]
     return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.polls,
             "ok": m.ok, "errors": m.errors, "consecutive_errors": m.failing,
             "state": "ok" if m.ok and not m.failing else ("failing" if m.failing else "waiting"),
@@ -50,5 +65,5 @@ def meter(m):
 
 
 def _stamp(at):
-    """{"time", "uptime_s"} of an (epoch s or None, uptime s) pair."""
+    """{"time", "uptime_s"} of (epoch s or None, uptime s, ...)."""
     return {"time": None if at[0] is None else compat.iso_utc(at[0]), "uptime_s": at[1]}
