@@ -43,14 +43,17 @@ class AsyncTcpTransport(TcpConnection):
     """asyncio transport over a TCP socket (connects blocking, then never blocks)."""
 
     def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
-        import asyncio
         import sys
 
         super().__init__(host, port, baudrate, connect_timeout_ms)
         self.sock.setblocking(False)
-        self._stream = None  # CPython waits with loop.sock_recv
+        self._poller = None  # CPython waits with loop.sock_recv
         if sys.implementation.name == "micropython":
-            self._stream = asyncio.StreamReader(self.sock)
+            # MicroPython waits by polling (mbus.aio.poll_within): no task per wait
+            from select import POLLIN, poll
+
+            self._poller = poll()
+            self._poller.register(self.sock, POLLIN)
 
     def _recv(self):
         try:
@@ -61,9 +64,12 @@ class AsyncTcpTransport(TcpConnection):
             raise TransportError("read from %s failed: %s" % (self.where, e))
         return self._got(data)
 
+    def _ready(self):
+        for _ in self._poller.ipoll(0):  # ipoll: no allocation
+            return True
+        return False
+
     def _readable(self):
-        if self._stream is not None:
-            return self._stream.read(CHUNK)
         import asyncio
 
         return asyncio.get_running_loop().sock_recv(self.sock, CHUNK)
@@ -83,11 +89,15 @@ class AsyncTcpTransport(TcpConnection):
             mv = mv[n:]
 
     async def read(self, timeout_ms):
-        from mbus.aio import read_within
-
         data = self._recv()
         if data or timeout_ms <= 0:
             return data
+        if self._poller is not None:
+            from mbus.aio import poll_within
+
+            return await poll_within(self._ready, self._recv, timeout_ms)
+        from mbus.aio import read_within
+
         try:
             data = await read_within(self._readable, timeout_ms)
         except OSError as e:
