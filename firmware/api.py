@@ -43,9 +43,25 @@ def _json_chunks(value, depth):
         yield json.dumps(value)
 
 
+def _batched(pieces, size=512):
+    # joins small pieces into chunks of about size characters: each chunk
+    # costs microdot several objects on its way out
+    batch = []
+    n = 0
+    for piece in pieces:
+        batch.append(piece)
+        n += len(piece)
+        if n >= size:
+            yield "".join(batch)
+            batch = []
+            n = 0
+    if batch:
+        yield "".join(batch)
+
+
 def json_response(value):
     """A dict or list sent as JSON in pieces (status, logs, config)."""
-    return Response(_json_chunks(value, 2), headers={"Content-Type": "application/json"})
+    return Response(_batched(_json_chunks(value, 2)), headers={"Content-Type": "application/json"})
 
 
 def _file_chunks(path):
@@ -126,22 +142,23 @@ def create(gw):
     # /api/<name>: one microdot route and this table (a route each costs heap);
     # the rare requests' code, api_admin.py, is loaded for the request only
     endpoints = {
-        "status": {"GET": lambda req: json_response(gw.status())},
-        "logs": {"GET": lambda req: json_response({"lines": log.lines()})},
-        "readings": {"GET": get_readings},
-        "poll": {"POST": _admin(gw, "poll")},
-        "config": {"GET": _admin(gw, "get_config"), "PUT": _admin(gw, "put_config")},
-        "restart": {"POST": _admin(gw, "restart")},
+        "GET status": lambda req: json_response(gw.status()),
+        "GET logs": lambda req: json_response({"lines": log.lines()}),
+        "GET readings": get_readings,
+        "POST poll": _admin(gw, "poll"),
+        "GET config": _admin(gw, "get_config"),
+        "PUT config": _admin(gw, "put_config"),
+        "POST restart": _admin(gw, "restart"),
     }
 
     @app.route("/api/<name>", methods=["GET", "POST", "PUT"])
     def endpoint(req, name):
-        methods = endpoints.get(name)
-        if methods is None:
-            return error(404, "no such endpoint")
-        handler = methods.get("GET" if req.method == "HEAD" else req.method)
-        if handler is None:
-            return error(405, "method not allowed here")
-        return handler(req)
+        handler = endpoints.get(("GET" if req.method == "HEAD" else req.method) + " " + name)
+        if handler is not None:
+            return handler(req)
+        for key in endpoints:
+            if key.endswith(" " + name):
+                return error(405, "method not allowed here")
+        return error(404, "no such endpoint")
 
     return app
