@@ -1,11 +1,12 @@
 # The master's less frequent commands, as steps of a Protocol (see
-# mbus.master): selection, REQ_UD1, SND_UD commands, baud rate switch.
+# mbus.master): link reset (ping), selection, REQ_UD1, SND_UD commands, baud
+# rate switch.
 # Imported on their first use (Protocol.__getattr__), so a gateway that only
 # reads meters never loads this. Each function takes the Protocol first.
 from mbus import requests as rq
 from mbus import requests_rare as rare
 from mbus.errors import CollisionError, FrameError, MBusError, NoReplyError
-from mbus.frame import ADDR_BROADCAST, ADDR_BROADCAST_REPLY
+from mbus.frame import ADDR_BROADCAST, ADDR_BROADCAST_REPLY, ADDR_NETWORK
 from mbus.master import BAUD, EXPECT_ACK, EXPECT_NOTHING, EXPECT_RSP_UD
 
 
@@ -23,6 +24,22 @@ def _send(p, address, build):
         raise
     p.fcb[key] = fcb ^ 1
     return a, key
+
+
+def ping(p, address):
+    """SND_NKE; True when E5h came back (the link is then reset), False on
+    silence. Raises CollisionError when the answer is garbled."""
+    a = rq.check_primary(address)
+    if a == ADDR_BROADCAST:
+        yield from p.transact(rq.snd_nke(a), EXPECT_NOTHING, a)
+        return False
+    try:
+        yield from p.transact(rq.snd_nke(a), EXPECT_ACK, a)
+    except NoReplyError:
+        return False
+    if a != ADDR_NETWORK:
+        p.fcb[a] = 1
+    return True
 
 
 def read_class1(p, address):

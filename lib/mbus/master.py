@@ -249,21 +249,6 @@ class Protocol:
             raise
         return {"address": address, "frames": frames, "telegram": merge(telegrams), "complete": complete}
 
-    def ping(self, address):
-        """SND_NKE; True when E5h came back (the link is then reset), False on
-        silence. Raises CollisionError when the answer is garbled."""
-        a = rq.check_primary(address)
-        if a == ADDR_BROADCAST:
-            yield from self.transact(rq.snd_nke(a), EXPECT_NOTHING, a)
-            return False
-        try:
-            yield from self.transact(rq.snd_nke(a), EXPECT_ACK, a)
-        except NoReplyError:
-            return False
-        if a != ADDR_NETWORK:
-            self.fcb[a] = 1
-        return True
-
     def __getattr__(self, name):
         # The other steps live in the module COMMANDS names, imported on
         # first use: a gateway that only reads never loads them.
@@ -275,11 +260,11 @@ class Protocol:
 
 
 # Step name -> module defining it as a function of the Protocol.
-COMMANDS = {"read_class1": "mbus.commands", "select": "mbus.commands", "deselect": "mbus.commands",
+COMMANDS = {"ping": "mbus.commands", "read_class1": "mbus.commands", "select": "mbus.commands", "deselect": "mbus.commands",
             "set_primary_address": "mbus.commands", "application_reset": "mbus.commands",
             "send_user_data": "mbus.commands", "switch_baudrate": "mbus.commands",
             "scan_primary": "mbus.scan", "scan_secondary": "mbus.scan"}
-STEPS = ("read", "ping") + tuple(COMMANDS)
+STEPS = ("read",) + tuple(COMMANDS)
 
 
 class Master:
@@ -287,7 +272,7 @@ class Master:
 
     transport: write(bytes), read(timeout_ms) -> bytes (b"" on silence),
     optional set_baudrate(rate), close(); see mbus.transport.
-    Methods (same arguments as Protocol's): read, ping, and the COMMANDS:
+    Methods (same arguments as Protocol's): read, and the COMMANDS: ping,
     read_class1, select, deselect, set_primary_address, application_reset,
     send_user_data, switch_baudrate, scan_primary, scan_secondary.
     """
@@ -319,9 +304,6 @@ class Master:
 
     def read(self, address, multi=True, max_frames=16):
         return self.run(self.core.read(address, multi, max_frames))
-
-    def ping(self, address):
-        return self.run(self.core.ping(address))
 
     def __getattr__(self, name):
         if name not in COMMANDS:
