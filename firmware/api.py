@@ -22,11 +22,13 @@ def error(status, msg, **extra):
 
 def _json_chunks(value, depth):
     # the JSON text of value (as json.dumps writes it), entry by entry down to
-    # depth levels: a big answer never needs one big block of heap
-    if depth and isinstance(value, dict):
+    # depth levels: a big answer never needs one big block of heap. A
+    # generator of (key, value) pairs is written as an object, each pair
+    # made only when its turn comes.
+    if depth and (isinstance(value, dict) or hasattr(value, "send")):
         yield "{"
         sep = ""
-        for k, v in value.items():
+        for k, v in value.items() if isinstance(value, dict) else value:
             yield sep + json.dumps(k) + ": "
             yield from _json_chunks(v, depth - 1)
             sep = ", "

@@ -46,7 +46,9 @@ class Gateway:
         return self.cfg["api"]["token"]
 
     def status(self):
-        """The /api/status dict (rendered by status.py, loaded for it)."""
+        """The /api/status dict (rendered by status.py, loaded for it); its
+        "meters" entry is a generator of (name, counters) pairs, rendered
+        as the answer is written (api.json_response)."""
         import status
         try:
             return status.gateway(self, VERSION)

@@ -1,6 +1,7 @@
 # What GET /api/status (and the status page) shows: rendered from the
 # counters the gateway's parts keep. Gateway.status() imports this module for
-# one answer and unloads it again, so its code is in the heap only then.
+# one answer and unloads it again, so its code is in the heap only then (and
+# while the meters' entries, rendered one by one, are written).
 import gc
 
 import compat
@@ -29,7 +30,9 @@ def gateway(gw, version):
     if sch is not None and gw.bus is not None:
         s["bus"] = bus(gw.bus)
         s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
-        s["meters"] = {m.name: meter(m) for m in sch.meters}
+        # one meter at a time, while the answer is written: the counters of
+        # up to 64 meters never sit in the heap together
+        s["meters"] = ((m.name, meter(m)) for m in sch.meters)
     for name, fn in gw.status_parts.items():
         s[name] = fn()  # parts carry no secrets (the log masks them too)
     return s
