@@ -97,3 +97,9 @@ bench-bus: venv
 .PHONY: bench-forward
 bench-forward: venv debian-deps
 	$(PY) tools/bench/forward_bench.py --corpus $(CORPUS)
+
+# Where the gateway's heap goes at 112wK: module import costs, qstr pools,
+# the running gateway's live heap, each operation's peak (build/heap-profile.json).
+.PHONY: heap-profile
+heap-profile: venv
+	$(PY) tools/bench/heap_profile.py --corpus $(CORPUS)

@@ -5,7 +5,8 @@ port runs in the demo, the tests and the benchmark.
 
 Layout (as on the ESP32, whose sys.path is ['', '.frozen', '/lib']):
     boot.py, main.py            source: MicroPython runs these two by name
-    <firmware module>.mpy       every other firmware/*.py, compiled
+    <firmware module>.mpy       every other firmware/*.py, compiled (without line
+                                numbers unless --source-lines: less heap)
     lib/mbus/*.mpy              the protocol library (no host command line)
     lib/microdot/*.mpy          the web framework, from the pinned package
     board.json                  boards/<board>.json
