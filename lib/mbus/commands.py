@@ -67,27 +67,26 @@ def read_class1(p, address):
     raise err.__class__("%s (%d attempts)" % (err, p.retries + 1))
 
 
-def select(p, mask):
-    """Select by secondary address (F nibbles are wildcards): True when E5h
-    came back, False on silence; CollisionError when garbled."""
-    mask = rq.normalize_secondary(mask)
+def _acknowledged(p, frame, mask):
+    """True when E5h came back, False on silence; CollisionError when garbled."""
     try:
-        yield from p.transact(rq.select(mask), EXPECT_ACK, mask)
+        yield from p.transact(frame, EXPECT_ACK, mask)
     except NoReplyError:
         return False
     return True
 
+
+def select(p, mask):
+    """Select by secondary address (F nibbles are wildcards): True when E5h
+    came back, False on silence; CollisionError when garbled."""
+    mask = rq.normalize_secondary(mask)
+    return (yield from _acknowledged(p, rq.select(mask), mask))
 
 
 def deselect(p, mask=rq.WILDCARD):
     """CI 56h: the slaves matching mask leave the selected state."""
     mask = rq.normalize_secondary(mask)
-    try:
-        yield from p.transact(rare.deselect(mask), EXPECT_ACK, mask)
-    except NoReplyError:
-        return False
-    return True
-
+    return (yield from _acknowledged(p, rare.deselect(mask), mask))
 
 
 def set_primary_address(p, address, new):
@@ -96,7 +95,6 @@ def set_primary_address(p, address, new):
     a, key = yield from _send(p, address, lambda a, fcb: rare.set_primary_address(a, new, fcb))
     if key == a and key in p.fcb:
         p.fcb[new] = p.fcb.pop(key)
-
 
 
 def application_reset(p, address, subcode=None):
@@ -108,7 +106,6 @@ def send_user_data(p, address, data, ci=rq.CI_DATA_SEND):
     """Raw SND_UD with any CI and user data; True once acknowledged."""
     yield from _send(p, address, lambda a, fcb: rq.snd_ud(a, ci, data, fcb))
     return True
-
 
 
 def switch_baudrate(p, address, baudrate):

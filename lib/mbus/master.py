@@ -260,10 +260,10 @@ class Protocol:
 
 
 # Step name -> module defining it as a function of the Protocol.
-COMMANDS = {"ping": "mbus.commands", "read_class1": "mbus.commands", "select": "mbus.commands", "deselect": "mbus.commands",
-            "set_primary_address": "mbus.commands", "application_reset": "mbus.commands",
-            "send_user_data": "mbus.commands", "switch_baudrate": "mbus.commands",
-            "scan_primary": "mbus.scan", "scan_secondary": "mbus.scan"}
+COMMANDS = {"ping": "mbus.commands", "read_class1": "mbus.commands", "select": "mbus.commands",
+            "deselect": "mbus.commands", "set_primary_address": "mbus.commands",
+            "application_reset": "mbus.commands", "send_user_data": "mbus.commands",
+            "switch_baudrate": "mbus.commands", "scan_primary": "mbus.scan", "scan_secondary": "mbus.scan"}
 STEPS = ("read",) + tuple(COMMANDS)
 
 

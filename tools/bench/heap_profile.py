@@ -48,7 +48,8 @@ LIBRARY = ("mbus", "mbus.clock", "mbus.frame", "mbus.requests", "mbus.framer", "
            "mbus.tcp", "mbus.tables", "mbus.values", "mbus.telegram")
 WEB = ("microdot",)
 FIRMWARE = ("compat", "fsutil", "log", "hw", "health", "readings", "scheduler", "bus", "net", "api", "app")
-ON_DEMAND = ("startup", "config", "api_admin", "status", "page", "mbus.commands", "mbus.requests_rare", "mbus.scan")  # loaded for a rare job, then unloaded
+# loaded for a rare job, then unloaded
+ON_DEMAND = ("startup", "config", "api_admin", "status", "page", "mbus.commands", "mbus.requests_rare", "mbus.scan")
 GROUPS = (("asyncio (frozen)", ("asyncio",)), ("lib/mbus", LIBRARY), ("microdot", WEB), ("firmware", FIRMWARE),
           ("on demand", ON_DEMAND))
 BIG_FRAME = "EMU_EMU-Professional-375-M-Bus.hex"  # the corpus frame with the largest decoded telegram
@@ -180,7 +181,9 @@ def main():
                                       "kept"))
     for r in rows:
         if r["kind"] == "op":
-            needed = "FAILS" if r["need"] is None else (">=" if r["need"] >= r["largest"] - 128 else "") + str(r["need"])
+            needed = "FAILS"
+            if r["need"] is not None:
+                needed = (">=" if r["need"] >= r["largest"] - 128 else "") + str(r["need"])
             print("  %-52s %7s %7d %7s %6d" % (r["name"], needed, r["largest"],
                                                "> free" if r["churn"] is None else r["churn"], r["kept"]))
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
