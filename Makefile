@@ -109,3 +109,8 @@ bench-forward: venv debian-deps
 .PHONY: bench-battery
 bench-battery: venv
 	$(PY) tools/bench/battery_bench.py --corpus $(CORPUS)
+# Where the gateway's heap goes at 112wK: module import costs, qstr pools,
+# the running gateway's live heap, each operation's peak (build/heap-profile.json).
+.PHONY: heap-profile
+heap-profile: venv
+	$(PY) tools/bench/heap_profile.py --corpus $(CORPUS)

@@ -1,9 +1,8 @@
-# The local HTTP API (microdot). Reading endpoints are open; endpoints that
-# change anything need "Authorization: Bearer <api.token>", compared in
-# constant time. Secrets never leave: GET /api/config, status and logs are
-# redacted. Bodies are size-limited; bad JSON and unknown keys get a 4xx
-# that names the problem.
-import asyncio
+# The local HTTP API (microdot). Reading endpoints are open and here; the
+# rare ones (poll now, config, restart) are in api_admin.py, loaded per
+# request; those that change anything need the API token. Secrets never
+# leave: GET /api/config, status and logs are redacted. Bodies are
+# size-limited; bad JSON and unknown keys get a 4xx that names the problem.
 import json
 
 import log
@@ -16,48 +15,55 @@ Request.max_body_length = MAX_BODY
 Request.max_readline = 1024
 
 
-def tokens_equal(given, expected):
-    """Constant-time comparison (of digests, so the length does not leak either)."""
-    import hashlib
-    a = hashlib.sha256(given.encode()).digest()
-    b = hashlib.sha256(expected.encode()).digest()
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
-
-
-def _error(status, msg, **extra):
+def error(status, msg, **extra):
     extra["error"] = msg
     return extra, status
 
 
-def _check_token(gw, req):
-    """None when the request may change things, else the error response."""
-    token = gw.api_token()
-    if not token:
-        return _error(403, "changes through the API are disabled: set api.token in config.json")
-    given = req.headers.get("Authorization", "")
-    if not given.startswith("Bearer ") or not tokens_equal(given[7:], token):
-        log.warning("api: %s %s refused: missing or wrong token", req.method, req.path)
-        return _error(401, "missing or wrong token: send \"Authorization: Bearer <api.token>\"")
-    return None
+def _json_chunks(value, depth):
+    # the JSON text of value (as json.dumps writes it), entry by entry down to
+    # depth levels: a big answer never needs one big block of heap. A
+    # generator of (key, value) pairs is written as an object, each pair
+    # made only when its turn comes.
+    if depth and (isinstance(value, dict) or hasattr(value, "send")):
+        yield "{"
+        sep = ""
+        for k, v in value.items() if isinstance(value, dict) else value:
+            yield sep + json.dumps(k) + ": "
+            yield from _json_chunks(v, depth - 1)
+            sep = ", "
+        yield "}"
+    elif depth and isinstance(value, list):
+        yield "["
+        sep = ""
+        for v in value:
+            yield sep
+            yield from _json_chunks(v, depth - 1)
+            sep = ", "
+        yield "]"
+    else:
+        yield json.dumps(value)
 
 
-def _json_body(req, keys=None):
-    """(object, None) or (None, error response): the body must be a JSON object
-    with only the given keys (any keys when keys is None)."""
-    try:
-        body = json.loads(req.body.decode() if req.body else "")
-    except (ValueError, UnicodeError) as e:
-        return None, _error(400, "body is not valid JSON: %s" % e)
-    if not isinstance(body, dict):
-        return None, _error(400, "body must be a JSON object")
-    if keys is not None:
-        for k in body:
-            if k not in keys:
-                return None, _error(400, "unknown key %s (known: %s)" % (json.dumps(k), ", ".join(keys)))
-    return body, None
+def _batched(pieces, size=512):
+    # joins small pieces into chunks of about size characters: each chunk
+    # costs microdot several objects on its way out
+    batch = []
+    n = 0
+    for piece in pieces:
+        batch.append(piece)
+        n += len(piece)
+        if n >= size:
+            yield "".join(batch)
+            batch = []
+            n = 0
+    if batch:
+        yield "".join(batch)
+
+
+def json_response(value):
+    """A dict or list sent as JSON in pieces (status, logs, config)."""
+    return Response(_batched(_json_chunks(value, 2)), headers={"Content-Type": "application/json"})
 
 
 def _file_chunks(path):
@@ -83,8 +89,19 @@ def _readings_body(latest, single):
     yield "}"
 
 
-def _readings(latest, single=None):
+def readings_response(latest, single=None):
     return Response(_readings_body(latest, single), headers={"Content-Type": "application/json"})
+
+
+def _admin(gw, name):
+    """A handler running api_admin.<name>(gw, req), imported for the request."""
+    def handler(req):
+        import api_admin
+        try:
+            return getattr(api_admin, name)(gw, req)  # poll's coroutine keeps what it needs
+        finally:
+            unload("api_admin")
+    return handler
 
 
 def create(gw):
@@ -92,24 +109,24 @@ def create(gw):
 
     @app.errorhandler(404)
     def not_found(req):
-        return _error(404, "no such endpoint")
+        return error(404, "no such endpoint")
 
     @app.errorhandler(405)
     def not_allowed(req):
-        return _error(405, "method not allowed here")
+        return error(405, "method not allowed here")
 
     @app.errorhandler(413)
     def too_large(req):
-        return _error(413, "request body larger than %d bytes" % MAX_BODY)
+        return error(413, "request body larger than %d bytes" % MAX_BODY)
 
     @app.errorhandler(400)
     def bad_request(req):
-        return _error(400, "malformed request")
+        return error(400, "malformed request")
 
     @app.errorhandler(Exception)
     def crashed(req, exc):
         log.exception("api: %s %s failed" % (req.method, req.path), exc)
-        return _error(500, "internal error: %s" % type(exc).__name__)
+        return error(500, "internal error: %s" % type(exc).__name__)
 
     @app.get("/")
     def index(req):
@@ -118,76 +135,32 @@ def create(gw):
         unload("page")
         return html, 200, {"Content-Type": "text/html; charset=UTF-8"}
 
-    @app.get("/api/status")
-    def status(req):
-        return gw.status()
-
-    @app.get("/api/logs")
-    def logs(req):
-        return {"lines": log.lines()}
-
-    @app.get("/api/readings")
     def get_readings(req):
         only = req.args.get("meter")
         if only is not None and only not in gw.dispatch.latest:
-            return _error(404, "no reading of meter %s yet" % json.dumps(only))
-        return _readings(gw.dispatch.latest, only)
+            return error(404, "no reading of meter %s yet" % json.dumps(only))
+        return readings_response(gw.dispatch.latest, only)
 
-    @app.post("/api/poll")
-    async def poll(req):
-        denied = _check_token(gw, req)
-        if denied:
-            return denied
-        body, err = _json_body(req, ("meter",))
-        if err:
-            return err
-        if gw.scheduler is None:
-            return _error(503, "safe mode: the bus is not running (%s)" % gw.safe_reason)
-        name = body.get("meter")
-        m = gw.scheduler.find(name) if isinstance(name, str) else None
-        if m is None:
-            return _error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
-        try:
-            await gw.scheduler.poll(m)
-            return _readings(gw.dispatch.latest, m.name)
-        except Exception as e:
-            return _error(504 if type(e).__name__ == "NoReplyError" else 502,
-                          "%s: %s" % (type(e).__name__, e), meter=name)
+    # /api/<name>: one microdot route and this table (a route each costs heap);
+    # the rare requests' code, api_admin.py, is loaded for the request only
+    endpoints = {
+        "GET status": lambda req: json_response(gw.status()),
+        "GET logs": lambda req: json_response({"lines": log.lines()}),
+        "GET readings": get_readings,
+        "POST poll": _admin(gw, "poll"),
+        "GET config": _admin(gw, "get_config"),
+        "PUT config": _admin(gw, "put_config"),
+        "POST restart": _admin(gw, "restart"),
+    }
 
-    @app.get("/api/config")
-    def get_config(req):
-        if gw.raw_config is None:
-            return _error(409, "the stored config is not usable", errors=gw.config_errors)
-        shown = gw.config_module().redact(gw.raw_config)
-        unload("config")
-        return shown
-
-    @app.put("/api/config")
-    def put_config(req):
-        denied = _check_token(gw, req)
-        if denied:
-            return denied
-        new, err = _json_body(req)
-        if err:
-            return err
-        config = gw.config_module()
-        config.keep_secrets(new, gw.raw_config)
-        _cfg, errors = config.validate(new, gw.board)
-        if not errors:
-            config.save(new)
-        unload("config")
-        if errors:
-            return _error(422, "config rejected: %d problem(s)" % len(errors), errors=errors)
-        gw.raw_config = new
-        log.info("api: new config saved; it applies after a restart")
-        return {"saved": True, "restart_required": True}
-
-    @app.post("/api/restart")
-    def restart(req):
-        denied = _check_token(gw, req)
-        if denied:
-            return denied
-        asyncio.create_task(gw.restart_soon())
-        return {"restarting": True}
+    @app.route("/api/<name>", methods=["GET", "POST", "PUT"])
+    def endpoint(req, name):
+        handler = endpoints.get(("GET" if req.method == "HEAD" else req.method) + " " + name)
+        if handler is not None:
+            return handler(req)
+        for key in endpoints:
+            if key.endswith(" " + name):
+                return error(405, "method not allowed here")
+        return error(404, "no such endpoint")
 
     return app

@@ -27,10 +27,9 @@ EXTENSIONS = ["forwarding", "battery"]
 
 
 class Gateway:
-    def __init__(self, board, cfg, raw, errors, boot, safe_reason=None):
+    def __init__(self, board, cfg, errors, boot, safe_reason=None):
         self.board = board
         self.cfg = cfg
-        self.raw_config = raw
         self.config_errors = errors
         self.boot = boot
         self.safe_reason = safe_reason
@@ -45,48 +44,18 @@ class Gateway:
         self.status_parts = {}
         self.stopping = asyncio.Event()
 
-    def config_module(self):
-        """The config module, loaded again for a config request, with the
-        extensions' hooks registered (the caller unloads it when done)."""
-        import config
-        for mod in self.extensions:
-            if hasattr(mod, "register"):
-                mod.register(config)
-        return config
-
     def api_token(self):
         return self.cfg["api"]["token"]
 
-    async def restart_soon(self):
-        log.info("restart requested through the API")
-        await asyncio.sleep_ms(500)
-        hw.reset(self.board)
-
     def status(self):
-        gc.collect()
-        free, alloc = compat.heap()
-        s = {
-            "name": self.cfg["name"], "version": VERSION, "board": self.board["board"],
-            "uptime_s": compat.uptime_ms() // 1000,
-            "time": compat.iso_utc() if compat.clock_is_set() else None,
-            "time_synced": bool(self.net and self.net.time_synced),
-            "safe_mode": None if self.safe_reason is None else {"reason": self.safe_reason, "errors": self.config_errors},
-            "heap_free": free, "heap_alloc": alloc, "heap_free_low": self.health.heap_low if self.health else None,
-            "flash_free": hw.flash_free(),
-            "network": self.net.info() if self.net else {"kind": self.cfg["network"]["kind"], "up": False},
-            "bus": None, "meters": {}, "readings": self.dispatch.count,
-            "task_restarts": self.restarts,
-            "log": {"warnings": log.counts[2], "errors": log.counts[3]},
-            "boot": {"unstable_boots": self.boot.unstable, "last_crash": self.boot.last_crash},
-        }
-        sch = self.scheduler
-        if sch is not None and self.bus is not None:
-            s["bus"] = self.bus.info()
-            s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
-            s["meters"] = sch.status()
-        for name, fn in self.status_parts.items():
-            s[name] = fn()  # parts carry no secrets (the log masks them too)
-        return s
+        """The /api/status dict (rendered by status.py, loaded for it); its
+        "meters" entry is a generator of (name, counters) pairs, rendered
+        as the answer is written (api.json_response)."""
+        import status
+        try:
+            return status.gateway(self, VERSION)
+        finally:
+            compat.unload("status")
 
     def _spawn(self, name, factory):
         asyncio.create_task(health.supervise(name, factory, self.restarts))
@@ -136,59 +105,14 @@ class Gateway:
         self.stopping.set()
 
 
-def _salvage(config, cfg, errors, board):
-    """The sections safe mode can still use: valid ones, else the defaults."""
-    fallback, _ = config.validate({}, board)
-    out = {}
-    for key in ("name", "network", "api", "time", "log", "health", "bus", "meters", "sinks", "power"):
-        broken = any(e.startswith(key + ".") or e.startswith(key + ":") or e.startswith(key + "[") for e in errors)
-        out[key] = cfg[key] if cfg and key in cfg and not broken else fallback.get(key)
-    return out
-
-
-def _load_extensions(config):
-    mods = []
-    for name in EXTENSIONS:
-        mod = __import__(name)
-        if hasattr(mod, "register"):
-            mod.register(config)
-        mods.append(mod)
-    return mods
-
-
 def prepare():
-    """Everything boot decides before the loop starts; returns the Gateway."""
-    boot = health.BootState()
-    boot.begin()
-    board = hw.load_board()  # no board file: nothing to run, the REPL is all there is
-    import config
-    extensions = _load_extensions(config)
-    cfg, raw, errors = config.load(board)
-    reason = None
-    if errors:
-        reason = "config.json has %d problem(s)" % len(errors)
-    elif health.safe_mode_requested():
-        reason = "requested with the %s flag file" % health.SAFE_FLAG
-    elif boot.unstable - 1 >= cfg["health"]["max_boot_crashes"]:
-        reason = "%d boots in a row crashed (last: %s)" % (boot.unstable - 1, boot.last_crash)
-    if reason is not None:
-        cfg = _salvage(config, cfg, errors, board)
-        boot.stable()  # a person takes over from here: the next restart runs normally
-    log.setup(cfg["log"]["level"], cfg["log"]["lines"])
-    for s in config.secrets(raw):
-        log.add_secret(s)
-    del config
-    compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
-    gw = Gateway(board, cfg, raw, errors, boot, reason)
-    gw.extensions = extensions
-    if reason is None:
-        gw.dispatch.forget_others([m["name"] for m in cfg["meters"]])
-    if reason is not None:
-        log.error("SAFE MODE: %s", reason)
-        for e in errors:
-            log.error("config.json: %s", e)
-        log.error("SAFE MODE: fix config.json (REPL, mpremote or PUT /api/config), then restart")
-    return gw
+    """Everything boot decides before the loop starts; returns the Gateway.
+    The work is in startup.py, boot-time code that is unloaded afterwards."""
+    import startup
+    try:
+        return startup.prepare(Gateway, EXTENSIONS)
+    finally:
+        compat.unload("startup")
 
 
 def main():

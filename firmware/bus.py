@@ -64,6 +64,3 @@ class Bus:
             await self._drop(e)
             raise
 
-    def info(self):
-        return {"kind": self.cfg["kind"], "where": self.where(), "baudrate": self.cfg["baudrate"],
-                "open": self.master is not None, "opens": self.opens, "last_error": self.last_error}

@@ -1,8 +1,11 @@
 # The few differences between MicroPython and CPython that the firmware
-# meets, kept in this one place: tick counters, heap figures, exceptions.
+# meets, kept in this one place: tick counters (those of mbus.clock), heap
+# figures, exceptions.
 import gc
 import sys
 import time
+
+from mbus.clock import sleep_ms, ticks_add, ticks_diff, ticks_ms  # noqa: F401
 
 try:
     from micropython import const
@@ -11,24 +14,6 @@ except ImportError:
         return x
 
 MICROPYTHON = sys.implementation.name == "micropython"
-
-if hasattr(time, "ticks_ms"):
-    ticks_ms = time.ticks_ms
-    ticks_diff = time.ticks_diff
-    ticks_add = time.ticks_add
-    sleep_ms = time.sleep_ms
-else:
-    def ticks_ms():  # type: ignore[misc]
-        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]
-
-    def ticks_diff(a, b):  # type: ignore[misc]
-        return a - b
-
-    def ticks_add(a, b):  # type: ignore[misc]
-        return a + b
-
-    def sleep_ms(ms):  # type: ignore[misc]
-        time.sleep(ms / 1000)
 
 if hasattr(sys, "print_exception"):
     print_exception = sys.print_exception  # type: ignore[attr-defined]

@@ -10,7 +10,6 @@ import log
 from compat import heap, ticks_diff, ticks_ms, uptime_ms
 
 BOOT_PATH = "boot_state.json"
-SAFE_FLAG = "safe_mode"  # an empty file: boot once into safe mode (deploy uses it)
 STABLE_MS = 60000  # a boot that ran this long without crashing counts as good
 TASK_BACKOFF_MAX_S = 60
 
@@ -44,14 +43,6 @@ class BootState:
     def crashed(self, exc):
         self.last_crash = "%s: %s" % (type(exc).__name__, exc)
         self._save()
-
-
-def safe_mode_requested():
-    """True (once) when the SAFE_FLAG file is present; the flag is consumed."""
-    if fsutil.exists(SAFE_FLAG):
-        fsutil.remove(SAFE_FLAG)
-        return True
-    return False
 
 
 class Health:

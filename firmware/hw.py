@@ -2,29 +2,9 @@
 # file (board.json on flash, a copy of boards/<name>.json): the M-Bus
 # transport, the watchdog and resets. Board-specific imports (machine) happen
 # only inside the adapters a board asks for, so the unix port never needs them.
-import json
 import sys
 
-import fsutil
-
-BOARD_PATH = "board.json"
 RESTART_EXIT = 75  # unix port: "reboot me" to whoever started the process
-
-
-def load_board(path=BOARD_PATH):
-    """The board description; raises ValueError naming what is wrong."""
-    try:
-        text = fsutil.read_text(path)
-    except OSError:
-        raise ValueError("%s not found: deploy with BOARD=<name> (see boards/)" % path)
-    try:
-        board = json.loads(text)
-    except ValueError as e:
-        raise ValueError("%s is not valid JSON: %s" % (path, e))
-    for key in ("board", "mcu", "network", "defaults"):
-        if key not in board:
-            raise ValueError("%s: missing key %s" % (path, key))
-    return board
 
 
 def is_unix(board):
@@ -46,11 +26,3 @@ def reset(board):
     import machine
     machine.reset()
 
-
-def flash_free():
-    """Free bytes on the filesystem holding the current directory, or None."""
-    import os
-    if not hasattr(os, "statvfs"):
-        return None
-    st = os.statvfs(".")
-    return st[0] * st[3]

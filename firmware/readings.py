@@ -48,12 +48,6 @@ class Dispatch:
             if f.endswith(".json"):
                 self.latest[f[:-5]] = folder + "/" + f
 
-    def forget_others(self, names):
-        """Drop stored readings of meters no longer configured."""
-        for name in list(self.latest):
-            if name not in names:
-                fsutil.remove(self.latest.pop(name))
-
     def add_stage(self, fn):
         """fn(reading) runs for every reading, in order; it may be a coroutine
         function and may add keys (the outbox sets "seq")."""

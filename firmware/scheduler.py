@@ -8,45 +8,42 @@ import gc
 import log
 import readings
 from mbus.errors import MBusError
-from compat import const, iso_utc, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_ms
+from time import time
+
+from compat import const, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_ms
 
 BACKOFF_FIRST_MS = const(5000)
 IDLE_STEP_MS = const(1000)  # the loop wakes at least this often (watchdog progress)
 
 
 class Meter:
-    def __init__(self, cfg, index):
+    # Twelve attributes at most: a thirteenth makes MicroPython's attribute
+    # table of each meter half as big again.
+    def __init__(self, cfg):
+        self.cfg = cfg  # multi, max_frames: read at each poll
         self.name = cfg["name"]
         self.address = cfg["address"]
         self.interval_ms = cfg["interval_s"] * 1000
-        self.multi = cfg["multi"]
-        self.max_frames = cfg["max_frames"]
-        self.index = index
         self.due = ticks_ms()
         self.polls = 0
         self.ok = 0
         self.errors = 0
         self.failing = 0  # consecutive failures
-        self.last_ok = None  # {"time", "uptime_s"} of the last success
-        self.last_error = None  # {"time", "uptime_s", "error"} of the last failure
+        # The last success as (epoch s or None, uptime s), the last failure as
+        # (epoch s or None, uptime s, "Class: message"): rendered by status.py
+        self.ok_at = None
+        self.failed = None
         self.last_ms = None  # duration of the last read
 
-    def status(self):
-        return {"address": self.address, "interval_s": self.interval_ms // 1000, "polls": self.polls,
-                "ok": self.ok, "errors": self.errors, "consecutive_errors": self.failing,
-                "state": "ok" if self.ok and not self.failing else ("failing" if self.failing else "waiting"),
-                "last_ok": self.last_ok, "last_error": self.last_error, "last_read_ms": self.last_ms,
-                "next_in_s": max(0, ticks_diff(self.due, ticks_ms())) // 1000}
 
-
-def _stamp():
-    return {"time": iso_utc() if clock_is_set() else None, "uptime_s": uptime_ms() // 1000}
+def _now():
+    return (int(time()) if clock_is_set() else None, uptime_ms() // 1000)
 
 
 class Scheduler:
     def __init__(self, master, meters, dispatch, net):
         self.master = master
-        self.meters = [Meter(m, i) for i, m in enumerate(meters) if m["enabled"]]
+        self.meters = [Meter(m) for m in meters if m["enabled"]]
         self.dispatch = dispatch
         self.net = net
         self.lock = asyncio.Lock()
@@ -97,7 +94,7 @@ class Scheduler:
             self.polls += 1
             t0 = ticks_ms()
             try:
-                result = await self.master.read(m.address, multi=m.multi, max_frames=m.max_frames)
+                result = await self.master.read(m.address, multi=m.cfg["multi"], max_frames=m.cfg["max_frames"])
                 reading = readings.make(m.name, m.address, result, self.net.time_synced)
             except Exception as e:
                 self._failed(m, e, t0)
@@ -110,7 +107,7 @@ class Scheduler:
             if m.failing:
                 log.info("meter %s: answering again after %d failed reads", m.name, m.failing)
             m.failing = 0
-            m.last_ok = _stamp()
+            m.ok_at = _now()
             nxt = ticks_add(m.due, m.interval_ms)
             m.due = nxt if ticks_diff(nxt, ticks_ms()) > 0 else ticks_add(ticks_ms(), m.interval_ms)
         await self.dispatch.publish(reading)
@@ -123,13 +120,9 @@ class Scheduler:
         m.failing += 1
         self.errors += 1
         err = "%s: %s" % (type(e).__name__, e)
-        m.last_error = _stamp()
-        m.last_error["error"] = err
+        m.failed = _now() + (err,)
         backoff = min(m.interval_ms, BACKOFF_FIRST_MS << min(m.failing - 1, 6))
         m.due = ticks_add(ticks_ms(), backoff)
         log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", m.name, m.failing, err, backoff // 1000)
         if not isinstance(e, MBusError):
             log.exception("meter %s: unexpected error" % m.name, e)  # a bug, not the bus: keep the traceback
-
-    def status(self):
-        return {m.name: m.status() for m in self.meters}

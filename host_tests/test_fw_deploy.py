@@ -32,7 +32,7 @@ def test_deploy_to_a_virtual_board_then_it_boots_and_reads_meters(tmp_path, corp
     flash, dev, console = tmp_path / "board-flash", str(tmp_path / "ttyV0"), str(tmp_path / "console.log")
     flash.mkdir()
     (flash / "app.py").write_text("raise RuntimeError('stale file from an old deploy')\n")
-    board = virtual_board.start(str(flash), dev, heap="160wK", console=console)
+    board = virtual_board.start(str(flash), dev, heap="112wK", console=console)
     try:
         port = free_port()
         cfg = tmp_path / "my-config.json"

@@ -1,8 +1,7 @@
 """The gateway end to end on the MicroPython unix port: simulated meters over
 a real TCP socket (tools/simulator.py), readings on the console and through
-the HTTP API. HEAP is above the ESP32's 112wK because today's library and
-microdot leave too little of 112wK for the reads (see README, "Memory", and
-`make bench-firmware`, which runs at 112wK and reports it)."""
+the HTTP API, with the heap of an ESP32 without PSRAM (112wK; README,
+"Memory", and `make bench-firmware` report what is left of it)."""
 import json
 import os
 import re
@@ -19,7 +18,7 @@ HEAT = "test-frames/kamstrup_multical_601.hex"
 WATER = "test-frames/itron_cyble_m-bus_v1.4_water.hex"
 GAS = "test-frames/itron_cyble_m-bus_v1.4_gas.hex"
 GAS_SECONDARY = "1002038777041403"  # as the gas meter's header reads
-HEAP = "160wK"
+HEAP = "112wK"
 READING_KEYS = {"meter", "primary_address", "secondary_address", "time", "time_synced", "uptime_s", "telegram",
                 "raw", "seq"}
 

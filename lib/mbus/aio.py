@@ -1,5 +1,14 @@
-# The few asyncio names that differ between MicroPython and CPython.
+# The few asyncio names that differ between MicroPython and CPython, and the
+# two ways a transport waits for bytes with a timeout.
 import asyncio
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+POLL_MS = const(2)  # how often a waiting read looks (the UART or socket buffers meanwhile)
 
 TimeoutError = asyncio.TimeoutError  # noqa: A001
 
@@ -31,3 +40,23 @@ async def read_within(read_once, timeout_ms):
             return None
         if data is not None:
             return data
+
+
+async def poll_within(ready, read_now, timeout_ms):
+    """read_now() once ready() says bytes are waiting and it returns some,
+    checking every POLL_MS for at most timeout_ms; b"" when the time is up.
+    MicroPython's wait_for makes two tasks and a closure per wait (1.3 KB in
+    flight on the unix port, and that much garbage each time); this makes
+    nothing."""
+    from mbus.clock import ticks_add, ticks_diff, ticks_ms
+
+    deadline = ticks_add(ticks_ms(), timeout_ms)
+    while True:
+        if ready():
+            data = read_now()
+            if data:
+                return data
+        left = ticks_diff(deadline, ticks_ms())
+        if left <= 0:
+            return b""
+        await sleep_ms(min(left, POLL_MS))

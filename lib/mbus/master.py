@@ -210,21 +210,6 @@ class Protocol:
             fcb = 1
         return fcb
 
-    def _send(self, address, build):
-        """SND_UD-like command: build(a, fcb) -> frame, answered by E5h."""
-        a, key = yield from self._address(address)
-        if a == ADDR_BROADCAST or a == ADDR_BROADCAST_REPLY:
-            yield from self.transact(build(a, 0), EXPECT_NOTHING if a == ADDR_BROADCAST else EXPECT_ACK, a)
-            return a, key
-        fcb = yield from self._next_fcb(a, key)
-        try:
-            yield from self.transact(build(a, fcb), EXPECT_ACK, a if key == a else key)
-        except MBusError:
-            self.fcb.pop(key, None)
-            raise
-        self.fcb[key] = fcb ^ 1
-        return a, key
-
     # -- public steps ---------------------------------------------------------
 
     def read(self, address, multi=True, max_frames=16):
@@ -264,107 +249,22 @@ class Protocol:
             raise
         return {"address": address, "frames": frames, "telegram": merge(telegrams), "complete": complete}
 
-    def read_class1(self, address):
-        """REQ_UD1 (alarm / class 1 data): the long frame, or None for E5h."""
-        a, key = yield from self._address(address)
-        fcb = yield from self._next_fcb(a, key)
-        who = a if key == a else key
-        err = None
-        for _ in range(self.retries + 1):
-            try:
-                frame = yield from self.exchange(rq.req_ud1(a, fcb), EXPECT_RSP_UD, who)
-                self._check_origin(frame, who, key)
-            except FrameError as e:
-                if len(self.framer.frame or b"") == 1:
-                    frame = None  # E5h: nothing to report
-                else:
-                    err = e
-                    continue
-            except (NoReplyError, CollisionError) as e:
-                err = e
-                continue
-            self.fcb[key] = fcb ^ 1
-            return frame
-        self.fcb.pop(key, None)
-        raise err.__class__("%s (%d attempts)" % (err, self.retries + 1))
-
-    def ping(self, address):
-        """SND_NKE; True when E5h came back (the link is then reset), False on
-        silence. Raises CollisionError when the answer is garbled."""
-        a = rq.check_primary(address)
-        if a == ADDR_BROADCAST:
-            yield from self.transact(rq.snd_nke(a), EXPECT_NOTHING, a)
-            return False
-        try:
-            yield from self.transact(rq.snd_nke(a), EXPECT_ACK, a)
-        except NoReplyError:
-            return False
-        if a != ADDR_NETWORK:
-            self.fcb[a] = 1
-        return True
-
-    def select(self, mask):
-        """Select by secondary address (F nibbles are wildcards): True when E5h
-        came back, False on silence; CollisionError when garbled."""
-        mask = rq.normalize_secondary(mask)
-        try:
-            yield from self.transact(rq.select(mask), EXPECT_ACK, mask)
-        except NoReplyError:
-            return False
-        return True
-
-    def deselect(self, mask=rq.WILDCARD):
-        """CI 56h: the slaves matching mask leave the selected state."""
-        mask = rq.normalize_secondary(mask)
-        try:
-            yield from self.transact(rq.deselect(mask), EXPECT_ACK, mask)
-        except NoReplyError:
-            return False
-        return True
-
-    def set_primary_address(self, address, new):
-        """Give the slave at address (int or secondary) the primary address new."""
-        rq.set_primary_address(0, new)  # validates new before anything is sent
-        a, key = yield from self._send(address, lambda a, fcb: rq.set_primary_address(a, new, fcb))
-        if key == a and key in self.fcb:
-            self.fcb[new] = self.fcb.pop(key)
-
-    def application_reset(self, address, subcode=None):
-        """SND_UD CI 50h (optionally with a subcode)."""
-        yield from self._send(address, lambda a, fcb: rq.application_reset(a, subcode, fcb))
-
-    def send_user_data(self, address, data, ci=rq.CI_DATA_SEND):
-        """Raw SND_UD with any CI and user data; True once acknowledged."""
-        yield from self._send(address, lambda a, fcb: rq.snd_ud(a, ci, data, fcb))
-        return True
-
-    def switch_baudrate(self, address, baudrate):
-        """CI B8h..BFh; after the E5h (sent at the old rate) the transport and
-        the timeouts switch to baudrate."""
-        rq.switch_baudrate(0, baudrate)
-        yield from self._send(address, lambda a, fcb: rq.switch_baudrate(a, baudrate, fcb))
-        yield (BAUD, baudrate)
-        self.set_baudrate(baudrate)
-
-    def scan_primary(self, addresses=None, progress=None, retries=0):
-        """SND_NKE to each address (default 0..250). Returns {"found": [int],
-        "collisions": [int], "probes": n}; progress(probes, address, outcome)."""
-        from mbus.scan import scan_primary
-
-        return scan_primary(self, addresses, progress, retries)
-
-    def scan_secondary(self, mask=rq.WILDCARD, progress=None, retries=0, verify=True):
-        """Wildcard search splitting every nibble, then (verify) a check with
-        the found slaves deselected. Returns {"found": [str], "primary": {str:
-        int}, "collisions": [mask], "probes": n, "frames": n, "verified": bool};
-        progress(probes, mask, outcome)."""
-        from mbus.scan import scan_secondary
-
-        return scan_secondary(self, mask, progress, retries, verify)
+    def __getattr__(self, name):
+        # The other steps live in the module COMMANDS names, imported on
+        # first use: a gateway that only reads never loads them.
+        home = COMMANDS.get(name)
+        if home is None:
+            raise AttributeError("Protocol has no attribute %r" % name)
+        step = getattr(__import__(home, None, None, (name,)), name)
+        return lambda *args, **kw: step(self, *args, **kw)
 
 
-STEPS = ("read", "read_class1", "ping", "select", "deselect", "set_primary_address", "application_reset",
-         "send_user_data", "switch_baudrate", "scan_primary", "scan_secondary")
+# Step name -> module defining it as a function of the Protocol.
+COMMANDS = {"ping": "mbus.commands", "read_class1": "mbus.commands", "select": "mbus.commands",
+            "deselect": "mbus.commands", "set_primary_address": "mbus.commands",
+            "application_reset": "mbus.commands", "send_user_data": "mbus.commands",
+            "switch_baudrate": "mbus.commands", "scan_primary": "mbus.scan", "scan_secondary": "mbus.scan"}
+STEPS = ("read",) + tuple(COMMANDS)
 
 
 class Master:
@@ -372,9 +272,9 @@ class Master:
 
     transport: write(bytes), read(timeout_ms) -> bytes (b"" on silence),
     optional set_baudrate(rate), close(); see mbus.transport.
-    Methods (same arguments as Protocol's): read, read_class1, ping, select,
-    deselect, set_primary_address, application_reset, send_user_data,
-    switch_baudrate, scan_primary, scan_secondary.
+    Methods (same arguments as Protocol's): read, and the COMMANDS: ping,
+    read_class1, select, deselect, set_primary_address, application_reset,
+    send_user_data, switch_baudrate, scan_primary, scan_secondary.
     """
 
     def __init__(self, transport, **options):
@@ -401,6 +301,15 @@ class Master:
             return t.write(arg)
         if hasattr(t, "set_baudrate"):
             t.set_baudrate(arg)
+
+    def read(self, address, multi=True, max_frames=16):
+        return self.run(self.core.read(address, multi, max_frames))
+
+    def __getattr__(self, name):
+        if name not in COMMANDS:
+            raise AttributeError("%s has no attribute %r" % (type(self).__name__, name))
+        step = getattr(self.core, name)
+        return lambda *args, **kw: self.run(step(*args, **kw))  # AsyncMaster: a coroutine
 
     def close(self):
         self.transport.close()
@@ -435,21 +344,3 @@ class AsyncMaster(Master):
     async def close(self):
         await self.transport.close()
 
-
-def _blocking(name):
-    def method(self, *args, **kw):
-        return self.run(getattr(self.core, name)(*args, **kw))
-
-    return method
-
-
-def _awaitable(name):
-    async def method(self, *args, **kw):
-        return await self.run(getattr(self.core, name)(*args, **kw))
-
-    return method
-
-
-for _name in STEPS:
-    setattr(Master, _name, _blocking(_name))
-    setattr(AsyncMaster, _name, _awaitable(_name))

@@ -8,8 +8,7 @@ except ImportError:
 
 from binascii import hexlify, unhexlify
 
-from mbus.frame import (ADDR_BROADCAST, ADDR_NETWORK, C_FCB, C_REQ_UD1, C_REQ_UD2,
-                        C_SND_NKE, C_SND_UD, long_frame, short_frame)
+from mbus.frame import ADDR_BROADCAST, ADDR_NETWORK, C_FCB, C_REQ_UD2, C_SND_NKE, C_SND_UD, long_frame, short_frame
 
 CI_APPLICATION_RESET = const(0x50)
 CI_DATA_SEND = const(0x51)
@@ -29,7 +28,7 @@ def check_primary(a):
     return a
 
 
-def _fcb(fcb):
+def fcb_bit(fcb):
     return C_FCB if fcb else 0
 
 
@@ -40,42 +39,14 @@ def snd_nke(a):
 
 def req_ud2(a, fcb):
     """Request class 2 data (REQ_UD2, FCV=1): answered by RSP_UD."""
-    return short_frame(C_REQ_UD2 | _fcb(fcb), check_primary(a))
-
-
-def req_ud1(a, fcb):
-    """Request class 1 (alarm) data (REQ_UD1, FCV=1)."""
-    return short_frame(C_REQ_UD1 | _fcb(fcb), check_primary(a))
+    return short_frame(C_REQ_UD2 | fcb_bit(fcb), check_primary(a))
 
 
 def snd_ud(a, ci, data=b"", fcb=False):
     """Send user data (SND_UD, FCV=1): any CI with any data, answered by E5h."""
     if not 0 <= ci <= 0xFF:
         raise ValueError("CI field must be one byte, got %r" % (ci,))
-    return long_frame(C_SND_UD | _fcb(fcb), check_primary(a), ci, bytes(data))
-
-
-def application_reset(a, subcode=None, fcb=False):
-    """SND_UD with CI 50h, optionally with a one-byte subcode."""
-    if subcode is None:
-        return snd_ud(a, CI_APPLICATION_RESET, b"", fcb)
-    if not 0 <= subcode <= 0xFF:
-        raise ValueError("application reset subcode must be one byte, got %r" % (subcode,))
-    return snd_ud(a, CI_APPLICATION_RESET, bytes((subcode,)), fcb)
-
-
-def set_primary_address(a, new, fcb=False):
-    """SND_UD CI 51h with the record DIF 01h, VIF 7Ah (bus address) = new."""
-    if not isinstance(new, int) or not 0 <= new <= MAX_PRIMARY:
-        raise ValueError("new primary address must be 0..250, got %r" % (new,))
-    return snd_ud(a, CI_DATA_SEND, bytes((0x01, 0x7A, new)), fcb)
-
-
-def switch_baudrate(a, baudrate, fcb=False):
-    """Control frame with CI B8h..BFh: the slave acknowledges, then changes rate."""
-    if baudrate not in BAUDRATES:
-        raise ValueError("baud rate must be one of %s, got %r" % (BAUDRATES, baudrate))
-    return snd_ud(a, CI_BAUDRATE + BAUDRATES.index(baudrate), b"", fcb)
+    return long_frame(C_SND_UD | fcb_bit(fcb), check_primary(a), ci, bytes(data))
 
 
 def select(mask):
@@ -83,9 +54,15 @@ def select(mask):
     return snd_ud(ADDR_NETWORK, CI_SELECT, secondary_bytes(mask))
 
 
-def deselect(mask=WILDCARD):
-    """Deselect the slaves matching mask (CI 56h to FDh)."""
-    return snd_ud(ADDR_NETWORK, CI_DESELECT, secondary_bytes(mask))
+# The frames of the less frequent commands live in mbus.requests_rare, loaded
+# on their first use; they are reachable here as well.
+_RARE = ("req_ud1", "application_reset", "set_primary_address", "switch_baudrate", "deselect")
+
+
+def __getattr__(name):
+    if name not in _RARE:
+        raise AttributeError("module 'mbus.requests' has no attribute '%s'" % name)
+    return getattr(__import__("mbus.requests_rare", None, None, (name,)), name)
 
 
 def secondary_bytes(address):

@@ -3,7 +3,7 @@
 # those and run `python tools/tablegen.py`; host_tests/test_tables.py checks.
 #
 # The rows are bytes whose names are numbers into one string of all names;
-# name(k) slices it and keeps the few names a meter uses. (A tuple of 250
+# name(k) slices it and interns the few names a meter uses. (A tuple of 250
 # str objects, or parsing text tables at import, costs MicroPython ten
 # times the heap.)
 #
@@ -64,21 +64,26 @@ APPLICATION_STATES = (None, "application_busy", "application_error", "abnormal_c
 MASTER_CI = {0x50: "application reset", 0x51: "data send", 0x52: "slave select",
              0x54: "synchronize action", 0x5C: "synchronize action"}
 
-_cache = {}
-# Every name cached would pin ~20 KB (unix port) once telegrams of enough
-# kinds (or garbled ones) went by; the names a gateway's meters use fit.
-CACHE_MAX = const(48)
+try:
+    from sys import intern  # CPython
+except ImportError:
+    def intern(s):
+        # MicroPython: looking an attribute up by name makes the name a qstr,
+        # and a slice of a string with that content is then that qstr.
+        getattr(intern, s, None)
+        return s[:]
+
+
+_names = {}  # name number -> interned name (a qstr on MicroPython: no str object kept)
 
 
 def name(k):
-    """Name number k (a str shared by every record that uses it)."""
-    s = _cache.get(k)
+    """Name number k, interned: every record that uses it shares one string."""
+    s = _names.get(k)
     if s is None:
         a = (_STARTS[2 * k] << 8) | _STARTS[2 * k + 1]
         b = (_STARTS[2 * k + 2] << 8) | _STARTS[2 * k + 3]
-        s = _TEXT[a:b]
-        if len(_cache) < CACHE_MAX:
-            _cache[k] = s
+        s = _names[k] = intern(_TEXT[a:b])
     return s
 
 

@@ -1,15 +1,12 @@
 # Raw TCP transport (like ser2net or the simulator in tools/): the bytes of
 # the M-Bus line over a socket. Works on CPython and the MicroPython unix port.
+# The asyncio transport is here; the blocking one (host tools) is in
+# mbus.tcp_blocking, loaded when named (also as mbus.tcp.TcpTransport).
 import socket
 
 from mbus.errors import TransportError
 
-try:
-    from select import POLLIN, poll
-except ImportError:  # CPython on Windows
-    poll = None
-
-_CHUNK = 512
+CHUNK = 512
 _EAGAIN = (11, 35)  # EAGAIN on Linux, macOS
 
 
@@ -24,7 +21,7 @@ def _connect(host, port, timeout_ms):
     return s
 
 
-class _Tcp:
+class TcpConnection:
     def __init__(self, host, port, baudrate, connect_timeout_ms):
         self.baudrate = baudrate
         self.where = "%s:%d" % (host, port)
@@ -42,70 +39,40 @@ class _Tcp:
         return data
 
 
-class TcpTransport(_Tcp):
-    """Blocking transport over a TCP socket."""
-
-    def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
-        super().__init__(host, port, baudrate, connect_timeout_ms)
-        self.sock.settimeout(None)
-        if poll is not None:
-            self.poller = poll()
-            self.poller.register(self.sock, POLLIN)
-
-    def _ready(self, timeout_ms):
-        if poll is not None:
-            return bool(self.poller.poll(timeout_ms))
-        import select
-
-        return bool(select.select([self.sock], [], [], timeout_ms / 1000)[0])
-
-    def write(self, data):
-        try:
-            self.sock.sendall(data)
-        except OSError as e:
-            raise TransportError("write to %s failed: %s" % (self.where, e))
-
-    def read(self, timeout_ms):
-        if not self._ready(max(0, timeout_ms)):
-            return b""
-        try:
-            data = self.sock.recv(_CHUNK)
-        except OSError as e:
-            raise TransportError("read from %s failed: %s" % (self.where, e))
-        return self._got(data)
-
-    def close(self):
-        self.sock.close()
-
-
-class AsyncTcpTransport(_Tcp):
+class AsyncTcpTransport(TcpConnection):
     """asyncio transport over a TCP socket (connects blocking, then never blocks)."""
 
     def __init__(self, host, port, baudrate=2400, connect_timeout_ms=5000):
-        import asyncio
         import sys
 
         super().__init__(host, port, baudrate, connect_timeout_ms)
         self.sock.setblocking(False)
-        self._stream = None  # CPython waits with loop.sock_recv
+        self._poller = None  # CPython waits with loop.sock_recv
         if sys.implementation.name == "micropython":
-            self._stream = asyncio.StreamReader(self.sock)
+            # MicroPython waits by polling (mbus.aio.poll_within): no task per wait
+            from select import POLLIN, poll
+
+            self._poller = poll()
+            self._poller.register(self.sock, POLLIN)
 
     def _recv(self):
         try:
-            data = self.sock.recv(_CHUNK)
+            data = self.sock.recv(CHUNK)
         except OSError as e:
             if e.args and e.args[0] in _EAGAIN:
                 return b""
             raise TransportError("read from %s failed: %s" % (self.where, e))
         return self._got(data)
 
+    def _ready(self):
+        for _ in self._poller.ipoll(0):  # ipoll: no allocation
+            return True
+        return False
+
     def _readable(self):
-        if self._stream is not None:
-            return self._stream.read(_CHUNK)
         import asyncio
 
-        return asyncio.get_running_loop().sock_recv(self.sock, _CHUNK)
+        return asyncio.get_running_loop().sock_recv(self.sock, CHUNK)
 
     async def write(self, data):
         from mbus.aio import sleep_ms
@@ -122,11 +89,15 @@ class AsyncTcpTransport(_Tcp):
             mv = mv[n:]
 
     async def read(self, timeout_ms):
-        from mbus.aio import read_within
-
         data = self._recv()
         if data or timeout_ms <= 0:
             return data
+        if self._poller is not None:
+            from mbus.aio import poll_within
+
+            return await poll_within(self._ready, self._recv, timeout_ms)
+        from mbus.aio import read_within
+
         try:
             data = await read_within(self._readable, timeout_ms)
         except OSError as e:
@@ -135,3 +106,10 @@ class AsyncTcpTransport(_Tcp):
 
     async def close(self):
         self.sock.close()
+
+
+def __getattr__(name):
+    if name != "TcpTransport":
+        raise AttributeError("module 'mbus.tcp' has no attribute '%s'" % name)
+    from mbus.tcp_blocking import TcpTransport
+    return TcpTransport

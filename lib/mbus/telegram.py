@@ -17,7 +17,6 @@ MAX_DIFE = const(10)
 MAX_VIFE = const(10)
 LONG_HEADER = const(12)
 SHORT_HEADER = const(4)
-FIXED_LENGTH = const(16)
 
 _EXTRAS = ("modifiers", "record_error", "vib", "daylight_saving")
 
@@ -117,6 +116,7 @@ def telegram(mv, i, end, frame):
         tg["header"] = header(None, None, None, None, None, None, None)
         records(mv, i, end, False, tg)
     elif ci == 0x73 or ci == 0x77:
+        from mbus.fixed import fixed  # rare: loaded by the first such telegram
         fixed(mv, i, end, ci == 0x77, tg)
     elif ci == 0x70 or ci == 0x71:
         tg["header"] = header(None, None, None, None, None, None, None)
@@ -453,42 +453,3 @@ def value(mv, i, size, coding, big, vi, x):
     if x and "unit" in x:
         unit += x["unit"]
     return quantity, unit, v, why
-
-
-def fixed(mv, i, end, big, tg):
-    """Fixed data structure (CI 73h/77h): id, two counters, their units."""
-    if end - i != FIXED_LENGTH:
-        raise DecodeError("fixed data structure is 16 bytes, got %d" % (end - i), end)
-    status = mv[i + 5]
-    u1 = mv[i + 6]
-    u2 = mv[i + 7]
-    medium = ((u2 >> 6) << 2) | (u1 >> 6)
-    h = tg["header"] = header(V.hexstr(mv, i, 4, not big), None, None, None, mv[i + 4], status, None)
-    h["medium_code"] = medium
-    h["medium"] = T.name(T.FIXED_MEDIUMS[medium])
-    # Status bit 7: counters binary, not BCD; bit 6: stored (historic) values.
-    storage = 1 if status & 0x40 else 0
-    units = T.FIXED_UNITS
-    for off, code in ((8, u1 & 0x3F), (12, u2 & 0x3F)):
-        rec = {"function": "instantaneous", "storage": storage, "tariff": 0, "subunit": 0}
-        if code == 0x3E:
-            # "Same unit as counter 1, historic value".
-            code = u1 & 0x3F
-            rec["storage"] = 1
-        r = 0
-        while r + 5 < len(units) and units[r + 5] <= code:
-            r += 5
-        if status & 0x80:
-            v, why = V.integer(mv, i + off, 4, big), None
-        else:
-            v, why = V.bcd(mv, i + off, 4, big)
-        if v is not None:
-            e = units[r + 3] - 128 + (units[r + 4] - 128) * (code - units[r])
-            v = v * 10 ** e if e >= 0 else v / 10 ** -e
-        rec["quantity"] = T.name(units[r + 1])
-        rec["unit"] = T.name(units[r + 2])
-        rec["value"] = v
-        if why:
-            rec["invalid"] = why
-            rec["raw"] = V.hexstr(mv, i + off, 4)
-        tg["records"].append(rec)

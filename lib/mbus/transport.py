@@ -10,12 +10,12 @@
 #
 # The adapters live in their own modules, imported only when named here, so
 # the unix port never loads machine.UART code and the ESP32 never loads pyserial:
-#   TcpTransport, AsyncTcpTransport     mbus.tcp         raw TCP (simulator, ser2net); CPython and MicroPython
+#   TcpTransport, AsyncTcpTransport     mbus.tcp_blocking, mbus.tcp   raw TCP (simulator, ser2net); both interpreters
 #   UartTransport, AsyncUartTransport   mbus.uart        machine.UART on the ESP32, 8E1
 #   SerialTransport                     mbus.serialport  pyserial on a PC: /dev/ttyUSB0, COM3, rfc2217://, socket://
 
 _HOME = {
-    "TcpTransport": "mbus.tcp",
+    "TcpTransport": "mbus.tcp_blocking",
     "AsyncTcpTransport": "mbus.tcp",
     "UartTransport": "mbus.uart",
     "AsyncUartTransport": "mbus.uart",

@@ -60,14 +60,14 @@ class AsyncUartTransport(UartTransport):
         await self._stream.drain()
 
     async def read(self, timeout_ms):
-        from mbus.aio import read_within
+        from mbus.aio import poll_within
 
         if self.uart.any() or timeout_ms <= 0:
-            return self.uart.read() or b""
-        return (await read_within(self._read_once, timeout_ms)) or b""
+            return self._read_now()
+        return await poll_within(self.uart.any, self._read_now, timeout_ms)
 
-    async def _read_once(self):
-        return (await self._stream.read(512)) or None
+    def _read_now(self):
+        return self.uart.read() or b""
 
     async def close(self):
         self.uart.deinit()

@@ -1,0 +1,138 @@
+# The API's rare requests: reading a meter now, the stored config (GET and
+# PUT) and restarts. api.py imports this module for one of these requests and
+# unloads it afterwards, so its code is in the heap only while it runs.
+# Changes need "Authorization: Bearer <api.token>", compared in constant time.
+import asyncio
+import json
+
+import log
+from api import error, json_response, readings_response
+from compat import unload
+
+
+def tokens_equal(given, expected):
+    """Constant-time comparison (of digests, so the length does not leak either)."""
+    import hashlib
+    a = hashlib.sha256(given.encode()).digest()
+    b = hashlib.sha256(expected.encode()).digest()
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+def _check_token(gw, req):
+    """None when the request may change things, else the error response."""
+    token = gw.api_token()
+    if not token:
+        return error(403, "changes through the API are disabled: set api.token in config.json")
+    given = req.headers.get("Authorization", "")
+    if not given.startswith("Bearer ") or not tokens_equal(given[7:], token):
+        log.warning("api: %s %s refused: missing or wrong token", req.method, req.path)
+        return error(401, "missing or wrong token: send \"Authorization: Bearer <api.token>\"")
+    return None
+
+
+def _json_body(req, keys=None):
+    """(object, None) or (None, error response): the body must be a JSON object
+    with only the given keys (any keys when keys is None)."""
+    try:
+        body = json.loads(req.body.decode() if req.body else "")
+    except (ValueError, UnicodeError) as e:
+        return None, error(400, "body is not valid JSON: %s" % e)
+    if not isinstance(body, dict):
+        return None, error(400, "body must be a JSON object")
+    if keys is not None:
+        for k in body:
+            if k not in keys:
+                return None, error(400, "unknown key %s (known: %s)" % (json.dumps(k), ", ".join(keys)))
+    return body, None
+
+
+async def poll(gw, req):
+    denied = _check_token(gw, req)
+    if denied:
+        return denied
+    body, err = _json_body(req, ("meter",))
+    if err:
+        return err
+    if gw.scheduler is None:
+        return error(503, "safe mode: the bus is not running (%s)" % gw.safe_reason)
+    name = body.get("meter")
+    m = gw.scheduler.find(name) if isinstance(name, str) else None
+    if m is None:
+        return error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
+    try:
+        await gw.scheduler.poll(m)
+        return readings_response(gw.dispatch.latest, m.name)
+    except Exception as e:
+        return error(504 if type(e).__name__ == "NoReplyError" else 502, "%s: %s" % (type(e).__name__, e), meter=name)
+
+
+def _config_module(gw):
+    """config.py, loaded for this request, with the extensions' hooks
+    registered (the caller unloads it)."""
+    import config
+    for mod in gw.extensions:
+        if hasattr(mod, "register"):
+            mod.register(config)
+    return config
+
+
+def _board():
+    """The whole board file (the gateway keeps only what it runs with)."""
+    import startup
+    try:
+        return startup.load_board()
+    finally:
+        unload("startup")
+
+
+def get_config(gw, req):
+    board = _board()
+    config = _config_module(gw)
+    try:
+        _cfg, raw, errors = config.load(board)  # the stored file, as a PUT or the REPL left it
+        if raw is None:
+            return error(409, "the stored config is not usable", errors=errors)
+        return json_response(config.redact(raw))
+    finally:
+        unload("config")
+
+
+def put_config(gw, req):
+    denied = _check_token(gw, req)
+    if denied:
+        return denied
+    new, err = _json_body(req)
+    if err:
+        return err
+    board = _board()
+    config = _config_module(gw)
+    try:
+        _cfg, old, _errors = config.load(board)
+        config.keep_secrets(new, old)
+        _cfg, errors = config.validate(new, board)
+        if not errors:
+            config.save(new)
+    finally:
+        unload("config")  # also when the check fails: its tables must not stay in the heap
+    if errors:
+        return error(422, "config rejected: %d problem(s)" % len(errors), errors=errors)
+    log.info("api: new config saved; it applies after a restart")
+    return {"saved": True, "restart_required": True}
+
+
+def restart(gw, req):
+    denied = _check_token(gw, req)
+    if denied:
+        return denied
+    asyncio.create_task(_restart_soon(gw))
+    return {"restarting": True}
+
+
+async def _restart_soon(gw):
+    import hw
+    log.info("restart requested through the API")
+    await asyncio.sleep_ms(500)  # the answer goes out first
+    hw.reset(gw.board)

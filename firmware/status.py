@@ -1,0 +1,72 @@
+# What GET /api/status (and the status page) shows: rendered from the
+# counters the gateway's parts keep. Gateway.status() imports this module for
+# one answer and unloads it again, so its code is in the heap only then (and
+# while the meters' entries, rendered one by one, are written).
+import gc
+
+import compat
+import log
+
+
+def gateway(gw, version):
+    gc.collect()
+    free, alloc = compat.heap()
+    net = gw.net
+    s = {
+        "name": gw.cfg["name"], "version": version, "board": gw.board["board"],
+        "uptime_s": compat.uptime_ms() // 1000,
+        "time": compat.iso_utc() if compat.clock_is_set() else None,
+        "time_synced": bool(net and net.time_synced),
+        "safe_mode": None if gw.safe_reason is None else {"reason": gw.safe_reason, "errors": gw.config_errors},
+        "heap_free": free, "heap_alloc": alloc, "heap_free_low": gw.health.heap_low if gw.health else None,
+        "flash_free": flash_free(),
+        "network": net.info() if net else {"kind": gw.cfg["network"]["kind"], "up": False},
+        "bus": None, "meters": {}, "readings": gw.dispatch.count,
+        "task_restarts": gw.restarts,
+        "log": {"warnings": log.counts[2], "errors": log.counts[3]},
+        "boot": {"unstable_boots": gw.boot.unstable, "last_crash": gw.boot.last_crash},
+    }
+    sch = gw.scheduler
+    if sch is not None and gw.bus is not None:
+        s["bus"] = bus(gw.bus)
+        s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
+        # one meter at a time, while the answer is written: the counters of
+        # up to 64 meters never sit in the heap together
+        s["meters"] = ((m.name, meter(m)) for m in sch.meters)
+    for name, fn in gw.status_parts.items():
+        s[name] = fn()  # parts carry no secrets (the log masks them too)
+    return s
+
+
+def bus(b):
+    """The bus.Bus's line and connection."""
+    c = b.cfg
+    return {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
+            "opens": b.opens, "last_error": b.last_error}
+
+
+def flash_free():
+    """Free bytes on the filesystem holding the current directory, or None."""
+    import os
+    if not hasattr(os, "statvfs"):
+        return None
+    st = os.statvfs(".")
+    return st[0] * st[3]
+
+
+def meter(m):
+    """A scheduler.Meter's counters and times."""
+    last_error = None
+    if m.failed is not None:
+        last_error = _stamp(m.failed)
+        last_error["error"] = m.failed[2]
+    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.polls,
+            "ok": m.ok, "errors": m.errors, "consecutive_errors": m.failing,
+            "state": "ok" if m.ok and not m.failing else ("failing" if m.failing else "waiting"),
+            "last_ok": None if m.ok_at is None else _stamp(m.ok_at), "last_error": last_error,
+            "last_read_ms": m.last_ms, "next_in_s": max(0, compat.ticks_diff(m.due, compat.ticks_ms())) // 1000}
+
+
+def _stamp(at):
+    """{"time", "uptime_s"} of (epoch s or None, uptime s, ...)."""
+    return {"time": None if at[0] is None else compat.iso_utc(at[0]), "uptime_s": at[1]}
