@@ -45,19 +45,38 @@ def volume_class(medium, unit):
     return "gas" if "gas" in m and unit != "gal" else "volume"  # HA measures gas in L, m³, ft³
 
 
-def _number(v, div):
-    """JSON number text of v / div, exact for integers and decimal divisors."""
+_POWERS = {1: 0, 1000: 3, 1000000000: 9}  # divisors applied as a decimal shift
+
+
+def _shift(text, k):
+    """Decimal text divided by 10**k, exactly: no float on the way."""
+    neg = text[0] == "-"
+    whole, _, frac = text.lstrip("-").partition(".")
+    digits = whole + frac
+    point = len(whole) - k
+    if point <= 0:
+        digits = "0" * (1 - point) + digits
+        point = 1
+    s = ((digits[:point].lstrip("0") or "0") + "." + digits[point:]).rstrip("0").rstrip(".")
+    return "-" + s if neg and s != "0" else s
+
+
+def _number(r, div):
+    """JSON number text of a record's value / div. Exact for integers and
+    for values the decoder gives as decimal text (a float on the ESP32 holds
+    only about 7 digits of a meter's total)."""
+    v = r.get("value")
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
-    if div == 1:
-        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
-            return None
-        return repr(v)
-    if isinstance(v, int) and div in (1000, 1000000000):
-        q, r = divmod(abs(v), div)
-        frac = (("%03d" if div == 1000 else "%09d") % r).rstrip("0")
-        return ("-" if v < 0 else "") + str(q) + ("." + frac if frac else "")
-    return _number(v / div, 1)
+    text = r.get("decimal")
+    if text is None and isinstance(v, int):
+        text = str(v)
+    if text is not None and div in _POWERS:
+        return _shift(text, _POWERS[div])
+    v = v / div
+    if v != v or v in (float("inf"), float("-inf")):
+        return None
+    return repr(v)
 
 
 def _key(r):
@@ -87,7 +106,7 @@ def fields(records):
                 break
         else:
             continue
-        num = _number(r.get("value"), div)
+        num = _number(r, div)
         if num is None:
             continue
         key = _key(r)

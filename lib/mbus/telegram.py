@@ -235,10 +235,12 @@ def records(mv, i, end, big, tg):
             size = lengths[coding]
         if i + size > end:
             raise DecodeError("record data needs %d bytes, only %d left" % (size, end - i), i)
-        quantity, unit, v, why = value(mv, i, size, coding, big, vi, x)
+        quantity, unit, v, why, exact = value(mv, i, size, coding, big, vi, x)
         # One literal with every key: the dict is sized once, not regrown.
         rec = {"function": functions[(dif >> 4) & 3], "storage": storage, "tariff": tariff,
                "subunit": subunit, "quantity": quantity, "unit": unit, "value": v}
+        if exact is not None:
+            rec["decimal"] = exact
         if x or why:
             for key in _EXTRAS:
                 if x and key in x:
@@ -394,9 +396,10 @@ def orthogonal(mv, j, count, x):
 
 
 def value(mv, i, size, coding, big, vi, x):
-    """(quantity, unit, value, why invalid or None) of a record's data field."""
+    """(quantity, unit, value, why invalid or None, exact decimal text or None)
+    of a record's data field."""
     quantity, unit, e, kind = vi
-    why = None
+    why = exact = None
     if coding == 0x0D:
         lv = mv[i - 1]
         if lv <= 0xBF:
@@ -433,7 +436,12 @@ def value(mv, i, size, coding, big, vi, x):
         pass
     elif kind == T.DEC:
         e += scale
-        v = v * 10 ** e if e >= 0 else v / 10 ** -e
+        if e >= 0:
+            v = v * 10 ** e
+        else:
+            if type(v) is int and not (x and "offset" in x):
+                exact = V.decimal(v, e)
+            v = v / 10 ** -e
         if x and "offset" in x:
             e = vi[2] + x["offset"]
             v += 10 ** e if e >= 0 else 1 / 10 ** -e
@@ -452,4 +460,4 @@ def value(mv, i, size, coding, big, vi, x):
         v, why = None, "value is not a finite number"
     if x and "unit" in x:
         unit += x["unit"]
-    return quantity, unit, v, why
+    return quantity, unit, v, why, exact

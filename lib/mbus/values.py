@@ -16,6 +16,19 @@ def integer(mv, i, n, big, signed=True):
     return v
 
 
+def decimal(n, e):
+    """Exact text of the int n times 10**e, e < 0 ("54.321" for 54321, -3).
+
+    A float may not hold every digit (the ESP32's are single precision:
+    about 7), so a record scaled down carries this beside its value.
+    """
+    s = str(-n if n < 0 else n)
+    if len(s) <= -e:
+        s = "0" * (1 - e - len(s)) + s
+    s = (s[:e] + "." + s[e:]).rstrip("0").rstrip(".")
+    return "-" + s if n < 0 else s
+
+
 def real(mv, i, big):
     """(value, None) of a 32-bit IEEE float (type H); NaN is invalid."""
     v = unpack_from(">f" if big else "<f", mv, i)[0]
