@@ -159,6 +159,17 @@ def test_read_by_secondary_selects_resets_and_selects_again():
                             rq.select(sec), rq.req_ud2(0xFD, 0)]
 
 
+def test_read_of_the_selected_slave_by_fdh_keeps_its_selection():
+    # Reading 253 reads whatever slave was selected beforehand; a link reset
+    # (SND_NKE) there would end that selection, and the master cannot select
+    # again without knowing the address: so no sync, the FCB starts at 1.
+    line = Line([rsp(a=0xFD)], [rsp(a=0xFD)])
+    p = Protocol()
+    line.run(p.read(0xFD))
+    line.run(p.read(0xFD))
+    assert line.written == [rq.req_ud2(0xFD, 1), rq.req_ud2(0xFD, 0)]
+
+
 def test_commands_use_and_move_the_fcb_state():
     line = Line([ACK], [ACK], [ACK])
     p = Protocol()
@@ -227,3 +238,13 @@ def test_reading_the_silent_broadcast_address_is_refused():
     with pytest.raises(ValueError) as e:
         Line().run(Protocol().read(255))
     assert "broadcast address 255" in str(e.value)
+
+
+def test_secondary_scan_reports_each_slave_as_it_is_found():
+    # One slave: the wildcard selects it, its reply names it, and the
+    # verification pass (select, deselect it, ask) meets silence.
+    line = Line([ACK], [rsp()], [ACK], [ACK], [])
+    seen = []
+    result = line.run(Protocol().scan_secondary(found=lambda sec, primary: seen.append((sec, primary))))
+    assert seen == [("123456782D2C0107", 1)]
+    assert result["found"] == ["123456782D2C0107"] and result["verified"] is True

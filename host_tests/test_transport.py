@@ -26,6 +26,19 @@ def test_pyserial_socket_url_reads_a_meter(tmp_path, corpus):
         sim.stop()
 
 
+def test_pyserial_line_options_override_8e1(tmp_path, corpus):
+    # A converter that strips parity wants 8N1: the option replaces the default.
+    sim = Simulator("one.json", tmp_path)
+    try:
+        from mbus.serialport import SerialTransport
+
+        t = SerialTransport("socket://%s:%d" % (sim.host, sim.port), 2400, parity="N")
+        assert t.ser.parity == "N" and t.ser.bytesize == 8 and t.ser.stopbits == 1
+        t.close()
+    finally:
+        sim.stop()
+
+
 def test_tcp_url_and_closed_connection(tmp_path, corpus):
     sim = Simulator("one.json", tmp_path)
     t = transport.open_url("tcp://%s:%d" % (sim.host, sim.port), baudrate=9600)

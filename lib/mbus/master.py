@@ -201,7 +201,9 @@ class Protocol:
     def _next_fcb(self, a, key):
         fcb = self.fcb.get(key)
         if fcb is None:
-            if self.sync_fcb:
+            # At FDh by number (a slave selected beforehand, address unknown
+            # here) a link reset would end the selection for good: no sync.
+            if self.sync_fcb and not (a == ADDR_NETWORK and key == a):
                 # SND_NKE resets the slave's link: its next FCV=1 frame has FCB=1.
                 yield from self.transact(rq.snd_nke(a), EXPECT_ACK, key)
                 if a == ADDR_NETWORK:

@@ -68,10 +68,11 @@ class _Unverifiable(Exception):
 
 
 class _SecondaryScan:
-    def __init__(self, p, progress, retries):
+    def __init__(self, p, progress, retries, found=None):
         self.p = p
         self.progress = progress
         self.retries = retries
+        self.on_found = found
         self.found = {}  # secondary address -> primary address in the reply
         self.collisions = []
         self.probes = 0
@@ -129,6 +130,11 @@ class _SecondaryScan:
             raise _Unverifiable()
         return SINGLE, sec, frame[5]
 
+    def add(self, sec, primary):
+        self.found[sec] = primary
+        if self.on_found:
+            self.on_found(sec, primary)
+
     def retried(self, req):
         for i in range(self.retries + 1):
             try:
@@ -147,7 +153,7 @@ class _SecondaryScan:
     def node(self, mask, pos, exclude):
         outcome, sec, primary = yield from self.probe(mask, exclude)
         if outcome == SINGLE:
-            self.found[sec] = primary
+            self.add(sec, primary)
         elif outcome != NONE:
             yield from self.split(mask, pos, exclude)
         return outcome
@@ -169,7 +175,7 @@ class _SecondaryScan:
         while True:
             outcome, sec, primary = yield from self.probe(mask, True)
             if outcome == SINGLE:
-                self.found[sec] = primary
+                self.add(sec, primary)
                 continue  # maybe more
             if outcome != NONE:
                 # Several unknown slaves, all with an unnamed nibble before pos
@@ -186,9 +192,13 @@ def _overlap(a, b):
     return True
 
 
-def scan_secondary(p, mask=rq.WILDCARD, progress=None, retries=0, verify=True):
-    """Find every slave matching mask by secondary address."""
-    s = _SecondaryScan(p, progress, retries)
+def scan_secondary(p, mask=rq.WILDCARD, progress=None, retries=0, verify=True, found=None):
+    """Find every slave matching mask by secondary address.
+
+    progress(probes, mask, outcome) follows every probe; found(secondary,
+    primary) each slave as it is found, so a caller that stops the scan
+    early still has what it found."""
+    s = _SecondaryScan(p, progress, retries, found)
     mask = rq.normalize_secondary(mask)
     first = yield from s.node(mask, 0, False)
     verified = first == NONE

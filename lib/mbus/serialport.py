@@ -4,6 +4,11 @@ import time
 
 import serial
 
+try:
+    from termios import error as _TermiosError  # a port that refuses its settings (POSIX)
+except ImportError:  # Windows
+    _TermiosError = OSError
+
 from mbus.errors import TransportError
 
 
@@ -11,13 +16,15 @@ class SerialTransport:
     """Blocking transport on serial.serial_for_url(port), 8E1."""
 
     def __init__(self, port="/dev/ttyUSB0", baudrate=2400, **options):
+        """options go to pyserial and override the 8E1 line defaults
+        (parity="N" for a converter that strips parity, say)."""
         self.baudrate = baudrate
         self.port = port
+        line = {"bytesize": serial.EIGHTBITS, "parity": serial.PARITY_EVEN, "stopbits": serial.STOPBITS_ONE}
+        line.update(options)
         try:
-            self.ser = serial.serial_for_url(port, baudrate=baudrate, bytesize=serial.EIGHTBITS,
-                                             parity=serial.PARITY_EVEN, stopbits=serial.STOPBITS_ONE,
-                                             timeout=0, **options)
-        except (serial.SerialException, ValueError) as e:
+            self.ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0, **line)
+        except (serial.SerialException, ValueError, OSError, _TermiosError) as e:
             raise TransportError("cannot open %s: %s" % (port, e))
 
     def write(self, data):

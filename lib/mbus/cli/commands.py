@@ -55,9 +55,7 @@ def cmd_request(args):
         raise CliError("nobody answers a request to 255 (broadcast without reply): use 254", USAGE)
     if args.max_frames < 1:
         raise CliError("--max-frames must be 1 or more", USAGE)
-    # FDh reads the meter selected beforehand (mbus select): a link reset there
-    # would end that selection, so the frame count starts without one.
-    master = device.open_master(args, sync_fcb=address != 253)
+    master = device.open_master(args)
     result = _closing(master, lambda: master.read(address, multi=not args.single, max_frames=args.max_frames))
     received = time.time()
     if not result["complete"]:
@@ -123,32 +121,32 @@ def _print_primary_scan(result, args, span):
     output.emit_text("\n".join(lines))
 
 
-def _secondary_state(steps):
-    """What a secondary scan has found so far, read from its suspended step
-    (mbus.scan keeps it in a local; the master offers no other way to get a
-    partial result after Ctrl-C)."""
-    frame = getattr(steps, "gi_frame", None)
-    state = frame.f_locals.get("s") if frame is not None else None
-    if state is None or not hasattr(state, "found"):
-        return {"found": [], "primary": {}, "collisions": [], "probes": 0}
-    return {"found": sorted(state.found), "primary": dict(state.found), "collisions": list(state.collisions),
-            "probes": state.probes}
-
-
 def cmd_scan_secondary(args):
+    from mbus.scan import COLLISION as GARBLED
+
     mask = device.secondary(args.mask)
     progress = Progress(False if args.quiet else None)
     master = device.open_master(args)
-    steps = None
+    # what the scan has found so far: its result after Ctrl-C or a broken port
+    seen = {"found": [], "primary": {}, "collisions": [], "probes": 0}
 
     def step(probes, m, outcome):
-        found = len(_secondary_state(steps)["found"])
-        progress.update(mask_fraction(mask, m), "probe %d  mask %s  found %d" % (probes, m, found))
+        seen["probes"] = probes
+        if outcome == GARBLED and "F" not in m:
+            seen["collisions"].append(m)  # a full address that several meters share
+        progress.update(mask_fraction(mask, m), "probe %d  mask %s  found %d" % (probes, m, len(seen["found"])))
 
-    steps = master.core.scan_secondary(mask, step, device.retries(args, scan=True), not args.no_verify)
+    def found(secondary, primary):
+        seen["found"].append(secondary)
+        seen["primary"][secondary] = primary
+
+    def partial():
+        return dict(seen, found=sorted(seen["found"]), collisions=sorted(set(seen["collisions"])), verified=False)
+
     progress.update(0, "mask %s" % mask, force=True)
-    result, failure = _scan(master, lambda: master.run(steps), lambda: dict(_secondary_state(steps), verified=False),
-                            progress, args)
+    result, failure = _scan(master, lambda: master.scan_secondary(mask, step, device.retries(args, scan=True),
+                                                                  not args.no_verify, found),
+                            partial, progress, args)
     result["mask"] = mask
     _print_secondary_scan(result, args)
     return _finish(result, failure)

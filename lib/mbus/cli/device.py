@@ -37,17 +37,9 @@ def open_transport(device, baudrate, parity="E"):
 
         # exclusive: a second program on the same port is refused at once
         # (flock), rather than both reading half of every reply.
-        transport = SerialTransport(device, baudrate, exclusive=True)
-    except Exception as e:  # pyserial lets termios.error through, not only SerialException
+        transport = SerialTransport(device, baudrate, parity=PARITIES[parity], exclusive=True)
+    except Exception as e:  # whatever pyserial raises, named by port_error
         raise port_error(e, device)
-    parity = PARITIES[parity]
-    if parity != "E":
-        # SerialTransport opens 8E1; pyserial changes a live port's parity.
-        try:
-            transport.ser.parity = parity
-        except Exception as e:
-            transport.close()
-            raise port_error(e, device)
     return transport
 
 
@@ -62,13 +54,13 @@ def retries(args, scan=False):
     return n
 
 
-def open_master(args, sync_fcb=True):
+def open_master(args):
     """Master on the device named by args (see add_options)."""
     from mbus.master import Master
 
     if args.baudrate <= 0:
         raise CliError("--baudrate must be a positive number", USAGE)
-    options = {"baudrate": args.baudrate, "retries": retries(args), "sync_fcb": sync_fcb}
+    options = {"baudrate": args.baudrate, "retries": retries(args)}
     if args.timeout is not None:
         options["reply_timeout_ms"] = args.timeout
     if args.char_timeout is not None:
