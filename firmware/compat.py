@@ -25,8 +25,15 @@ else:
 
 def unload(name):
     """Forget a module imported for a rare job (config checks): its code and
-    tables go back to the heap. The next import loads it again."""
+    tables go back to the heap. The next import loads it again. A package
+    keeps a reference to each submodule imported from it: dropped too."""
     sys.modules.pop(name, None)
+    package, _, sub = name.rpartition(".")
+    if package in sys.modules:
+        try:
+            delattr(sys.modules[package], sub)
+        except (AttributeError, KeyError):  # MicroPython: KeyError when it is not there
+            pass
     gc.collect()
 
 

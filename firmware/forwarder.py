@@ -7,8 +7,9 @@ import asyncio
 import gc
 import random
 
+from compat import unload
 from outbox import Outbox
-from sinks import SinkError, build_sinks
+from sinks import SinkError
 
 _GIVE_UP = 3  # attempts at a reading the far end rejects as such
 
@@ -18,7 +19,11 @@ def setup(sinks, path="/outbox", capacity=200, gateway="mbus-gateway", on_poll=N
     "sinks" list, the outbox in path, and the Forwarder draining it. Then
     asyncio.create_task(fw.run()), fw.outbox.append(reading) per reading,
     fw.status() for the API."""
+    from sinks.build import build_sinks
+
     built = build_sinks(sinks, gateway, on_poll, log)
+    del build_sinks
+    unload("sinks.build")  # boot-time code
     return Forwarder(Outbox(path, capacity, [s.name for s in built], log=log), built, log)
 
 

@@ -88,6 +88,10 @@ def start(gw):
             raise
 
     gw.dispatch.add_stage(outbox)  # the first extension: before any other stage sees the reading
+    if any(getattr(s, "discovery", False) for s in fw.sinks):
+        from sinks.mqtt import note_discovery
+
+        gw.dispatch.add_stage(note_discovery)
     gw.status_parts["forwarding"] = lambda: _masked(fw.status())
     log.info("forwarding to %s; %d reading(s) queued", ", ".join(s.kind + " " + s.name for s in fw.sinks),
              fw.outbox.status()["queued"])

@@ -11,7 +11,7 @@
 import asyncio
 
 from compat import const
-from tcp import one_buffer, open_stream
+from tcp import one_buffer, open_stream, write_body
 
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
@@ -128,6 +128,7 @@ class Client:
         self._pid = 0
         self._sent = False  # since the last keepalive tick
         self._rx = 0
+        self._buf = bytearray(512)  # a stored reading goes out through it
 
     @property
     def connected(self):
@@ -223,7 +224,9 @@ class Client:
             self.error = why
         self._shutdown()
 
-    async def _send(self, *parts):
+    async def _send(self, *parts, body=None):
+        """Write parts, then body (a stored reading, outbox.Body) piece by
+        piece, all as one message bounded by timeout."""
         async with self._lock:
             w = self._w
             if w is None or self._down.is_set():
@@ -234,10 +237,18 @@ class Client:
                 w.write(p)
             self._sent = True
             try:
-                await asyncio.wait_for(w.drain(), self.timeout)
+                await asyncio.wait_for(self._drain(w, body), self.timeout)
             except asyncio.TimeoutError:
                 self._lost("broker stopped reading (send timed out after %ss)" % self.timeout)
                 raise MQTTError(self.error)
+            except OSError as e:  # the stored reading went away half sent: the stream is out of step
+                self._lost("send failed: %s" % e)
+                raise MQTTError(self.error)
+
+    async def _drain(self, w, body):
+        await w.drain()
+        if body is not None:
+            await write_body(w, body, self._buf)
 
     async def _await_ack(self, pid, what):
         try:
@@ -252,18 +263,20 @@ class Client:
         return self._pid
 
     async def publish(self, topic, payload, retain=False, qos=0):
-        """Send payload (bytes or str; a list of parts is sent as one
-        message). qos 1 returns once the broker acknowledged it."""
-        parts = payload if isinstance(payload, list) else [payload]
-        parts = [p.encode() if isinstance(p, str) else p for p in parts]
-        size = 0
-        for p in parts:
-            size += len(p)
+        """Send payload: bytes, str, or a stored reading (outbox.Body, sent
+        from flash piece by piece). qos 1 returns once the broker
+        acknowledged it."""
+        body = None
+        if isinstance(payload, str):
+            payload = payload.encode()
+        elif hasattr(payload, "read_into"):
+            body, payload = payload, b""
         async with self._op:
             pid = self._next_pid() if qos else 0
             self._want, self._got = pid, -1
             self._acked.clear()
-            await self._send(publish_head(topic, size, qos, retain, pid), *parts)
+            await self._send(publish_head(topic, len(payload) + (len(body) if body else 0), qos, retain, pid),
+                             payload, body=body)
             if qos:
                 await self._await_ack(pid, "PUBACK")
 

@@ -19,10 +19,10 @@
 # append starts a new segment instead of writing after the damage.
 import binascii
 import io
-import json
 import os
 
-from compat import MICROPYTHON, const
+from compat import const
+from reading_json import dump
 
 
 def _crc32(data, value=0):
@@ -41,16 +41,9 @@ _ENOSPC = const(28)  # not in MicroPython's errno module
 _MAX_BODY = const(0xFFFFFF)
 _EXT = ".log"
 
-try:
-    _dumps_kw = {"separators": (",", ":")}
-    json.dumps({}, **_dumps_kw)
-except TypeError:  # older MicroPython: already compact
-    _dumps_kw = {}
-
-
-class _Sum(io.IOBase):
-    """Length and CRC-32 of what json.dump streams into it, keeping nothing:
-    a reading is stored without ever being one big string in the heap."""
+class Sum(io.IOBase):
+    """Length and CRC-32 of what is written into it, keeping nothing: a
+    reading is stored without ever being one big string in the heap."""
 
     def __init__(self):
         self.n = 0
@@ -64,11 +57,35 @@ class _Sum(io.IOBase):
         return len(b)
 
 
-def _dump(reading, f):
-    if MICROPYTHON:
-        json.dump(reading, f, **_dumps_kw)  # streamed in small pieces
-    else:
-        f.write(json.dumps(reading, **_dumps_kw).encode())
+class Body:
+    """A stored reading: size bytes of JSON at offset off of a segment file.
+    Sinks send it piece by piece (read_into), so a reading is never whole in
+    the heap; each piece opens the file anew, so nothing stays open across
+    the awaits of a send."""
+
+    def __init__(self, path, off, size):
+        self.path, self.off, self.size = path, off, size
+
+    def __len__(self):
+        return self.size
+
+    def read_into(self, pos, buf):
+        """Bytes pos.. of the body into buf; how many (0 at the end)."""
+        n = min(len(buf), self.size - pos)
+        if n <= 0:
+            return 0
+        with open(self.path, "rb") as f:
+            f.seek(self.off + pos)
+            got = f.readinto(memoryview(buf)[:n])
+        if got != n:
+            raise OSError(5, "%s: record cut short under the reader" % self.path)  # EIO
+        return n
+
+    def read(self):
+        """The whole body as bytes (tests and tools; the sinks stream)."""
+        buf = bytearray(self.size)
+        self.read_into(0, buf)
+        return bytes(buf)
 
 
 class OutboxError(Exception):
@@ -142,6 +159,7 @@ class Outbox:
         self.last_error = None
         self._ack = {}
         self._pos = {}  # sink -> (seq, segment, offset) of its next record
+        self._buf = bytearray(256)
         _makedirs(self.path)
         try:  # a reading bigger than a quarter of the filesystem is refused
             st = os.statvfs(self.path)
@@ -211,8 +229,8 @@ class Outbox:
         oldest readings, or fails; what was stored before stays intact."""
         seq = self._next
         reading["seq"] = seq
-        total = _Sum()
-        json.dump(reading, total, **_dumps_kw)
+        total = Sum()
+        dump(reading, total)
         size = total.n
         if size > self._max_body:
             # refused before anything older is dropped to make room for it
@@ -249,7 +267,7 @@ class Outbox:
         return seq
 
     def peek(self, sink):
-        """(seq, body bytes) of the next reading for sink, or None."""
+        """(seq, Body) of the next reading for sink, or None."""
         seq = self._cursor(sink) + 1
         pos = self._pos.get(sink)
         skipped = False
@@ -409,7 +427,7 @@ class Outbox:
             old = segs[-1] if segs else None
             with open(self._seg_path(seq), "wb") as f:
                 f.write(head)
-                _dump(reading, f)
+                dump(reading, f)
                 f.write(b"\n")
             if not segs or segs[-1] != seq:  # same name when the torn one was empty
                 segs.append(seq)
@@ -420,7 +438,7 @@ class Outbox:
             return
         with open(self._seg_path(segs[-1]), "ab") as f:
             f.write(head)
-            _dump(reading, f)
+            dump(reading, f)
             f.write(b"\n")
         self._end += _HDR + size + 1
 
@@ -477,22 +495,30 @@ class Outbox:
         return None
 
     def _read(self, pos):
-        """(body, offset after it); body None if the crc fails, offset -1
-        if there is no valid header at pos."""
+        """(Body, offset after it); Body None if the crc fails, offset -1
+        if there is no valid header at pos. The crc is checked piece by
+        piece, in the outbox's one small buffer."""
         seq, first, off = pos
-        with open(self._seg_path(first), "rb") as f:
+        path = self._seg_path(first)
+        buf = self._buf
+        with open(path, "rb") as f:
             f.seek(off)
             hdr = f.read(_HDR)
             n = self._parse(hdr, seq)
             if n < 0:
                 return None, -1
-            body = f.read(n)
-            nl = f.read(1)
-            if len(body) != n or nl != b"\n":
+            crc, left = 0, n
+            while left:
+                got = f.readinto(buf if left >= len(buf) else memoryview(buf)[:left])
+                if not got:
+                    return None, -1  # cut short
+                crc = crc32(memoryview(buf)[:got], crc)
+                left -= got
+            if f.read(1) != b"\n":
                 return None, -1
-            if crc32(body) & 0xFFFFFFFF != int(hdr[15:23], 16):
-                body = None
-            return body, off + _HDR + n + 1
+        if crc & 0xFFFFFFFF != int(hdr[15:23], 16):
+            return None, off + _HDR + n + 1
+        return Body(path, off + _HDR, n), off + _HDR + n + 1
 
     def _damaged(self, lo, hi, why):
         lo = max(lo, self._lost_hi + 1)  # counted once, whichever sink hits it

@@ -2,16 +2,17 @@
 # and every reading passes through one Dispatch: its stages (the outbox first:
 # it assigns "seq"), the latest-reading store the API serves, and the console.
 # The store is a file per meter on flash (latest/<meter>.json), written by
-# streaming json.dump and replaced atomically: a reading never needs one big
-# block of a small, fragmented heap, and the API streams the file back.
-import json
+# streaming the JSON (reading_json) and replaced atomically: a reading never
+# needs one big block of a small, fragmented heap, and the API streams the
+# file back.
 import os
 import sys
-from binascii import hexlify
 
+import fields
 import fsutil
 import log
 from compat import clock_is_set, iso_utc, uptime_ms
+from reading_json import dump
 
 LATEST_DIR = "latest"
 
@@ -29,8 +30,9 @@ def make(name, address, result, time_synced):
         "time": iso_utc() if clock_is_set() else None,
         "time_synced": bool(time_synced and clock_is_set()),
         "uptime_s": uptime_ms() // 1000,
+        "fields": fields.extract(telegram.get("records") or ()),
         "telegram": telegram,
-        "raw": [hexlify(f).decode().upper() for f in result["frames"]],
+        "raw": result["frames"],  # bytes: reading_json writes them as hex
         "seq": None,
     }
 
@@ -65,11 +67,11 @@ class Dispatch:
         path = self.folder + "/" + name + ".json" if self.folder else None  # None: no API to serve it
         try:
             if path:
-                fsutil.write_atomic(path, reading, json.dump)
+                fsutil.write_atomic(path, reading, dump)
                 self.latest[name] = path
         except Exception as e:  # a full flash: the stages have the reading already
             log.exception("reading of %s not kept for the API" % name, e)
         self.count += 1
         if self.echo:
-            json.dump(reading, sys.stdout)  # one JSON line per reading, streamed
+            dump(reading, sys.stdout)  # one JSON line per reading, streamed
             sys.stdout.write("\n")

@@ -32,3 +32,16 @@ def one_buffer(parts):
         buf[i : i + len(p)] = p
         i += len(p)
     return buf
+
+
+async def write_body(w, body, buf):
+    """Send a stored reading (outbox.Body) from flash in pieces of len(buf)
+    bytes, each drained before buf is filled again."""
+    pos = 0
+    while True:
+        n = body.read_into(pos, buf)
+        if not n:
+            return
+        w.write(memoryview(buf)[:n])
+        await w.drain()
+        pos += n

@@ -33,9 +33,19 @@ async def main(cfg):
     fw = forwarder.setup(cfg["sinks"], cfg["outbox"], cfg.get("capacity", 1000), cfg.get("gateway", "gw"),
                          on_poll=lambda meter: print("POLL", meter), log=log)
     ob, sinks = fw.outbox, fw.sinks
+    note = None
+    if any(getattr(s, "discovery", False) for s in sinks):  # as forwarding.start wires it
+        from sinks.mqtt import note_discovery as note
+
+    def append(r):
+        seq = ob.append(r)
+        if note:
+            note(r)
+        return seq
+
     if cfg.get("drain_s"):
         for i in range(cfg.get("count", 0)):
-            print("A", ob.append(dict(cfg["readings"][i % len(cfg["readings"])])), "-")
+            print("A", append(dict(cfg["readings"][i % len(cfg["readings"])])), "-")
         print("DRAINED", await fw.drain(cfg["drain_s"]))
         print("STATUS", json.dumps(fw.status()))
         return 0
@@ -44,7 +54,7 @@ async def main(cfg):
     for i in range(cfg.get("count", 0)):
         r = dict(templates[i % len(templates)])
         r["uptime_s"] = i
-        print("A", ob.append(r), r["meter"])
+        print("A", append(r), r["meter"])
         await asyncio.sleep(cfg.get("interval_ms", 0) / 1000)
     waited = 0
     while waited < cfg.get("linger_s", 10) * 20 and any(ob.pending(s.name) for s in sinks):

@@ -2,9 +2,13 @@
 libmbus corpus frames decoded by mbus.decode, wrapped with the meter's
 name, addresses and time."""
 import os
+import sys
 
 import mbus
-from conftest import CORPUS, read_hex
+from conftest import CORPUS, ROOT, read_hex
+
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+import fields  # noqa: E402
 
 METERS = {  # a heat, a water, a gas and an electricity meter and one more heat meter
     "heat1": "kamstrup_multical_601",
@@ -21,7 +25,7 @@ def reading(meter, name=None, primary=None):
     return {"meter": meter, "primary_address": primary,
             "secondary_address": telegram["header"]["secondary_address"],
             "time": "2026-11-25T12:00:00Z", "time_synced": True, "uptime_s": 0,
-            "telegram": telegram, "raw": [frame.hex().upper()]}
+            "fields": [list(f) for f in fields.extract(telegram["records"])], "telegram": telegram, "raw": [frame.hex().upper()]}
 
 
 def all_meters():

@@ -46,7 +46,7 @@ def drain(ob, sink):
         item = ob.peek(sink)
         if item is None:
             return out
-        out.append((item[0], json.loads(item[1])["uptime_s"]))
+        out.append((item[0], json.loads(item[1].read())["uptime_s"]))
         ob.ack(sink, item[0])
 
 

@@ -33,7 +33,7 @@ def deliver(ob, sink):
     if item is None:
         return False
     seq, body = item
-    print("D %s %d %s" % (sink, seq, json.loads(body)["uid"]))
+    print("D %s %d %s" % (sink, seq, json.loads(body.read())["uid"]))
     ob.ack(sink, seq)
     print("K %s %d" % (sink, seq))
     return True

@@ -2,6 +2,7 @@
 carries its exact decimal text beside the float value (the ESP32's floats
 are single precision: about 7 digits), and what the gateway forwards to Home
 Assistant is built from that text, never from the rounded float."""
+import io
 import json
 import os
 import struct
@@ -15,7 +16,8 @@ from mbus.values import decimal
 from conftest import ROOT, corpus_files, read_hex, run_micropython
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
-from sinks import hass  # noqa: E402
+import fields  # noqa: E402
+import reading_json  # noqa: E402
 
 HEADER = bytes.fromhex("78563412 2C2D 01 07 05 00 0000".replace(" ", ""))
 
@@ -68,16 +70,20 @@ def test_home_assistant_fields_use_the_exact_text_not_the_float():
            "value": float32(12345.678), "decimal": "12345.678"}
     energy = {"quantity": "energy", "unit": "Wh", "function": "instantaneous", "storage": 0,
               "value": float32(1234567.891), "decimal": "1234567.891"}
-    found = hass.fields([rec, energy])
-    assert json.loads(hass.fields_json(found)) == {"volume": 12345.678, "energy": 1234.567891}
+    found = fields.extract([rec, energy])
     assert dict((f[0], f[3]) for f in found) == {"volume": "12345.678", "energy": "1234.567891"}
+    # the reading's JSON carries the text as the number, not the float
+    out = io.StringIO()
+    reading_json.dump({"meter": "m", "fields": found}, out)
+    assert out.getvalue() == '{"meter":"m","fields":{"volume":12345.678,"energy":1234.567891}}'
+    assert json.loads(out.getvalue())["fields"] == {"volume": 12345.678, "energy": 1234.567891}
 
 
 @pytest.mark.parametrize("text, k, out", [("54.321", 0, "54.321"), ("1234567", 3, "1234.567"),
                                           ("5", 3, "0.005"), ("0.005", 3, "0.000005"),
                                           ("-1500", 3, "-1.5"), ("0", 3, "0"), ("1000", 3, "1")])
 def test_decimal_shift(text, k, out):
-    assert hass._shift(text, k) == out
+    assert fields._shift(text, k) == out
 
 
 def test_same_decimal_text_on_micropython(tmp_path):

@@ -49,7 +49,7 @@ def test_deploy_to_a_virtual_board_then_it_boots_and_reads_meters(tmp_path, corp
         assert json.load(open(flash / "board.json"))["board"] == "unix-sim"
         assert json.load(open(flash / "config.json"))["api"]["token"] == TOKEN
         assert open(flash / "lib" / "mbus" / "master.mpy", "rb").read(4)[:2] == b"M\x06"
-        wait_console(console, '"meter": "gas"')
+        wait_console(console, '"meter":"gas"')
         wait_console(console, "api: listening")
         status, s = http(port, "GET", "/api/status")
         assert status == 200 and s["safe_mode"] is None and s["board"] == "unix-sim"

@@ -5,10 +5,9 @@ broker or the HTTP server loses nothing, poll commands read the meter,
 status shows the outbox and each sink, secrets never leave. The config
 checks of sinks, outbox and battery mode run on CPython.
 
-HEAP: the mains firmware with its API (microdot) and both sinks does not
-fit the ESP32's 112wK yet (README "Forwarding", "In the firmware"); these
-run at 160wK like test_fw_gateway.py. Battery mode runs at 112wK
-(test_fw_battery.py)."""
+All at the ESP32's heap (112wK): the mains firmware with its API (microdot)
+and both sinks, readings streamed from flash to the sinks (README
+"Forwarding", "Through the whole firmware")."""
 import json
 import os
 import subprocess
@@ -25,7 +24,7 @@ from unix_board import UnixBoard
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
-HEAP = "160wK"
+HEAP = "112wK"
 
 
 def until(pred, timeout=20, what="condition"):
@@ -133,7 +132,7 @@ def test_no_sink_loads_no_forwarding_code(tmp_path, corpus):
     b = None
     try:
         b, port = start(tmp_path, sim, ["heat"], [])
-        b.wait_for('"meter": "heat"')
+        b.wait_for('"meter":"heat"')
         _, s = http(port, "GET", "/api/status")
         assert "forwarding" not in s and s["readings"] >= 1
         assert console_readings(b) == [] and b.readings()[0]["seq"] is None

@@ -19,8 +19,8 @@ WATER = "test-frames/itron_cyble_m-bus_v1.4_water.hex"
 GAS = "test-frames/itron_cyble_m-bus_v1.4_gas.hex"
 GAS_SECONDARY = "1002038777041403"  # as the gas meter's header reads
 HEAP = "112wK"
-READING_KEYS = {"meter", "primary_address", "secondary_address", "time", "time_synced", "uptime_s", "telegram",
-                "raw", "seq"}
+READING_KEYS = {"meter", "primary_address", "secondary_address", "time", "time_synced", "uptime_s", "fields",
+                "telegram", "raw", "seq"}
 
 
 def simulator(tmp_path, slaves):
@@ -68,6 +68,7 @@ def test_reads_every_meter_at_its_interval_and_serves_the_readings(tmp_path, cor
         assert r["secondary_address"] == GAS_SECONDARY and r["primary_address"] == 3
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", r["time"]) and r["time_synced"] is True
         assert r["raw"][0].startswith("68") and r["raw"][0].endswith("16") and r["telegram"]["records"]
+        assert r["fields"] == {"volume": 0.26}  # the gas meter's current total, in m³
         assert got["heat"][-1]["primary_address"] == 1 and got["heat"][-1]["telegram"]["header"]["medium"] == "heat_outlet"
 
         status, served = http(port, "GET", "/api/readings")

@@ -62,7 +62,7 @@ def test_image_and_frozen_build_carry_the_same_modules():
 
 def test_staged_image_has_the_sinks_package(tmp_path):
     out = firmware_image.stage(str(tmp_path / "img"), "unix-sim")
-    assert sorted(os.listdir(os.path.join(out, "sinks"))) == ["__init__.mpy", "check.mpy", "hass.mpy", "http.mpy",
+    assert sorted(os.listdir(os.path.join(out, "sinks"))) == ["__init__.mpy", "build.mpy", "check.mpy", "hass.mpy", "http.mpy",
                                                                "mqtt.mpy"]
 
 

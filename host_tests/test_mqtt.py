@@ -20,7 +20,9 @@ from fwd_run import INTERPRETERS, Gateway
 from fwd_servers import Mosquitto, Subscriber, free_port, retained
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
+import fields  # noqa: E402
 import mqtt_client  # noqa: E402
+from sinks import hass  # noqa: E402
 
 
 @pytest.fixture
@@ -173,8 +175,10 @@ def test_discovery_payloads_as_home_assistant_documents(interp, broker, tmp_path
     assert classes[("heat1", "Flow temperature")] == "temperature"
     assert classes[("heat1", "Return temperature")] == "temperature"
     assert classes[("heat1", "Power")] == "power"
+    # every quantity with a unit to show has its Home Assistant classes, and no other
+    assert set(hass.CLASSES) == {p.split(":")[0] for p in fields.PAIRS.strip(",").split(",")}
     heat_energy = [c for c in sensors.values() if c["device"]["name"] == "heat1" and c["name"] == "Energy"][0]
-    assert heat_energy["unit_of_measurement"] == "kWh" and heat_energy["state_class"] == "total"
+    assert heat_energy["unit_of_measurement"] == "kWh" and heat_energy["state_class"] == "total_increasing"
     assert heat_energy["device"]["manufacturer"] == "KAM" and heat_energy["device"]["serial_number"]
 
 

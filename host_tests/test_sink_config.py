@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, run_micropython
 
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
-from sinks import parse_url  # noqa: E402
+from sinks.build import parse_url  # noqa: E402
 from sinks.check import validate_sink, validate_sinks, with_defaults  # noqa: E402
 
 MQTT = {"type": "mqtt", "name": "home", "host": "192.168.1.10"}

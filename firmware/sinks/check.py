@@ -3,7 +3,8 @@
 # build_sinks() drops this module again to give its RAM back.
 import sys
 
-from sinks import parse_url, read_ca, slug
+from sinks import slug
+from sinks.build import parse_url, read_ca
 
 # (key, type, default, low, high): type is "str", "int", "num" or "bool";
 # low/high bound ints and numbers, and string lengths. Default None: optional

@@ -4,8 +4,8 @@
 # the duplicates at-least-once delivery may produce.
 import asyncio
 
-from sinks import SinkError, parse_url, tls_context
-from tcp import one_buffer, open_stream
+from sinks import SinkError
+from tcp import one_buffer, open_stream, write_body
 
 # the receiver rejects this very reading: retrying it is pointless
 _PERMANENT = (400, 409, 413, 415, 422)
@@ -18,6 +18,8 @@ class HTTPSink:
         self.name = cfg["name"]
         self.log = log
         self.url = cfg["url"]
+        from sinks.build import parse_url, tls_context  # built at boot, while sinks.build is loaded
+
         self.tls, self.host, self.port, self.path = parse_url(self.url)
         self.timeout = cfg["timeout"]
         self.backoff_min = cfg["backoff_min"]
@@ -30,6 +32,7 @@ class HTTPSink:
                       "Content-Type: application/json\r\nConnection: close\r\n%s"
                       "Idempotency-Key: %s-" % (self.path, host, auth, gateway)).encode()
         self.last_status = None
+        self._buf = bytearray(512)  # a stored reading goes out through it
 
     async def send(self, seq, body):
         try:
@@ -43,13 +46,13 @@ class HTTPSink:
     async def _post(self, seq, body):
         r, w = await open_stream(self.host, self.port, self.ssl)
         try:
-            parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)), body)
+            parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)))
             if self.ssl:
                 w.write(one_buffer(parts))
             else:
                 for p in parts:
                     w.write(p)
-            await w.drain()
+            await write_body(w, body, self._buf)  # the body from flash, piece by piece
             line = await r.readline()
         finally:
             try:

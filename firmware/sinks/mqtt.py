@@ -2,15 +2,87 @@
 # the outbox only after the broker's PUBACK); <base>/status says "online"
 # (retained), the last will says "offline"; Home Assistant discovery
 # configs are published (retained) before a meter's first state on each
-# connection and again after Home Assistant announced itself; a message on
-# <base>/<meter>/poll asks the gateway to read that meter now.
+# connection, again when its fields change and after Home Assistant
+# announced itself; a message on <base>/<meter>/poll asks the gateway to
+# read that meter now.
+#
+# A state is the stored reading, streamed from flash as it is: the sink reads
+# only its first bytes (the meter's name). What discovery needs of a meter
+# (its fields, units and header) is noted by a reading stage while the
+# decoded telegram is in RAM, in a small file per meter (ha/<meter>.json),
+# so that readings queued before a reboot are announced too and RAM holds
+# one number per meter, however many meters there are.
 import asyncio
 import json
 
+import fsutil
+from compat import unload
 from mbus import __version__
 from mqtt_client import Client
-from sinks import SinkError, slug, tls_context
-from sinks import hass
+from outbox import Sum, crc32
+from reading_json import meter_of
+from sinks import SinkError, slug
+
+DISCOVERY_DIR = "ha"
+_noted = {}  # meter -> crc of its discovery file, as the last reading left it
+
+
+def _tls(cfg):
+    from sinks.build import tls_context  # built at boot, while sinks.build is loaded
+
+    return tls_context(cfg.get("ca"), cfg["tls_verify"])
+
+
+def _discovery_path(meter):
+    return "%s/%s.json" % (DISCOVERY_DIR, meter)
+
+
+def _crc(obj):
+    total = Sum()
+    json.dump(obj, total)
+    return total.crc
+
+
+def _file_crc(path, buf):
+    """CRC-32 of a file's bytes, read piece by piece; None if unreadable."""
+    crc = 0
+    try:
+        with open(path, "rb") as f:
+            while True:
+                n = f.readinto(buf)
+                if not n:
+                    return crc
+                crc = crc32(memoryview(buf)[:n], crc)
+    except OSError:
+        return None
+
+
+_buf = bytearray(128)
+
+
+def note_discovery(reading):
+    """A reading stage: keep what Home Assistant's discovery needs of the
+    meter in its file (rewritten only when it changed), without making its
+    text in the heap."""
+    found = reading.get("fields")
+    if not found:
+        return
+    meter = reading["meter"]
+    h = reading["telegram"].get("header") or {}
+    desc = [reading.get("secondary_address"),
+            {k: h[k] for k in ("id", "manufacturer", "medium", "version") if k in h},
+            [f[:3] for f in found]]
+    crc = _crc(desc)
+    if _noted.get(meter) == crc:
+        return
+    path = _discovery_path(meter)
+    if _file_crc(path, _buf) != crc:
+        if not fsutil.exists(DISCOVERY_DIR):
+            import os
+
+            os.mkdir(DISCOVERY_DIR)
+        fsutil.write_atomic(path, desc, json.dump)
+    _noted[meter] = crc
 
 
 class MQTTSink:
@@ -34,7 +106,7 @@ class MQTTSink:
             user=cfg.get("user"),
             password=cfg.get("password"),
             keepalive=cfg["keepalive"],
-            ssl=tls_context(cfg.get("ca"), cfg["tls_verify"]) if tls else None,
+            ssl=_tls(cfg) if tls else None,
             will=(self.status_topic, b"offline", True),
             timeout=cfg["timeout"],
             on_message=self._on_message,
@@ -45,7 +117,8 @@ class MQTTSink:
         self.connects = 0
         self.offline_on_stop = True  # battery mode: asleep between wakes is not offline
         self._up = asyncio.Event()
-        self._announced = {}  # meter -> field keys announced on this connection
+        self._announced = {}  # meter -> crc of the discovery file announced on this connection
+        self._head = bytearray(48)  # a stored reading's first bytes: {"meter":"<name>"
         self._slugs = {}  # topic slug -> meter name
 
     # -- connection -----------------------------------------------------------
@@ -106,35 +179,43 @@ class MQTTSink:
     async def send(self, seq, body):
         # run() reconnects with its own backoff; until then there is nothing to try
         await self._up.wait()
-        try:
-            reading = json.loads(body)
-            meter = reading["meter"]
-            secondary = reading.get("secondary_address")
-            tele = reading.get("telegram") or {}
-            found = hass.fields(tele.get("records") or ())
-            h = tele.get("header") or {}
-            header = {k: h[k] for k in ("id", "manufacturer", "medium", "version") if k in h}
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise SinkError("reading %d is not a reading: %r" % (seq, e), permanent=True)
-        reading = tele = h = None  # the parsed reading is big: let it go before sending
-        ms = slug(str(meter))
+        head = self._head
+        meter = meter_of(memoryview(head)[: body.read_into(0, head)])
+        if meter is None:
+            raise SinkError("reading %d does not start with its meter's name" % seq, permanent=True)
+        ms = slug(meter)
         self._slugs[ms] = meter
-        if self.discovery and found:
-            keys = [f[0] for f in found]
-            if self._announced.get(meter) != keys:
-                await self._announce(meter, ms, header, secondary or ms, found)
-                self._announced[meter] = keys
-        extra = b',"fields":' + hass.fields_json(found).encode() + b"}"
-        # the stored JSON with the fields spliced in before its closing brace
-        await self.client.publish("%s/%s/state" % (self.base, ms), [memoryview(body)[:-1], extra],
-                                  retain=self.retain, qos=1)
+        if self.discovery:
+            await self._announce(meter, ms)
+        await self.client.publish("%s/%s/state" % (self.base, ms), body, retain=self.retain, qos=1)
 
-    async def _announce(self, meter, ms, header, secondary, found):
-        dev = hass.device(meter, header, secondary)
+    async def _announce(self, meter, ms):
+        """Discovery configs of meter, unless this connection has them."""
+        done = self._announced.get(meter)
+        if done is not None and _noted.get(meter, done) == done:
+            return
+        path = _discovery_path(meter)
+        crc = _file_crc(path, _buf)
+        if crc is None:
+            return  # no reading with fields yet: nothing to announce
+        if crc != done:
+            with open(path) as f:
+                secondary, header, found = json.load(f)
+            from sinks import hass  # the config builders: loaded while announcing only
+
+            try:
+                await self._publish_configs(hass, meter, ms, header, secondary, found)
+            finally:
+                del hass
+                unload("sinks.hass")
+        self._announced[meter] = crc
+
+    async def _publish_configs(self, hass, meter, ms, header, secondary, found):
+        dev = hass.device(meter, header, secondary or ms)
         origin = {"name": "mbus-gateway", "sw_version": __version__}
         medium = header.get("medium")
         state = "%s/%s/state" % (self.base, ms)
-        for key, quantity, unit, _value in found:
+        for key, quantity, unit in found:
             cfg = hass.sensor_config(key, quantity, unit, dev, medium, state, self.status_topic, origin)
             await self.client.publish("%s/sensor/%s/%s_%s/config" % (self.prefix, self.node, ms, key),
                                       json.dumps(cfg), retain=True, qos=1)

@@ -54,15 +54,19 @@ class AsyncTcpTransport(TcpConnection):
 
             self._poller = poll()
             self._poller.register(self.sock, POLLIN)
+        # one receive buffer for the connection's life: recv(CHUNK) would ask
+        # the heap for CHUNK bytes in one piece at every read
+        self._buf = bytearray(CHUNK)
+        self._into = getattr(self.sock, "recv_into", None) or self.sock.readinto
 
     def _recv(self):
         try:
-            data = self.sock.recv(CHUNK)
+            n = self._into(self._buf)
         except OSError as e:
             if e.args and e.args[0] in _EAGAIN:
                 return b""
             raise TransportError("read from %s failed: %s" % (self.where, e))
-        return self._got(data)
+        return self._got(None if n is None else bytes(memoryview(self._buf)[:n]))
 
     def _ready(self):
         for _ in self._poller.ipoll(0):  # ipoll: no allocation

@@ -1,7 +1,7 @@
 """Memory benchmark of the gateway: >= 500 polls on the MicroPython unix port
 with the ESP32's heap (-X heapsize=112wK), simulated meters over TCP.
 
-    python tools/bench/firmware_bench.py [--polls 500] [--heap 112wK] [--meters 8]
+    python tools/bench/firmware_bench.py [--polls 500] [--heap 112wK] [--meters 8] [--sinks mqtt,http]
 
 Reports the lowest free heap seen (the firmware samples it after a garbage
 collection every second and after every poll), the free heap over time and
@@ -9,6 +9,10 @@ its drift (least-squares slope over the second half of the run, in bytes
 per 100 polls: a leak shows as a steady negative slope), the worst start
 delay of a scheduled poll, and errors. Goal: >= 40 % free at all times, no
 drift. Writes build/bench-firmware.json.
+
+--sinks mqtt,http adds a real Mosquitto broker (Home Assistant discovery on)
+and a local HTTP receiver as the gateway's sinks: the gateway a user runs.
+The run then also checks that every reading reached each sink.
 """
 import argparse
 import json
@@ -22,6 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 import firmware_image  # noqa: E402
 from fw_helpers import free_port, http  # noqa: E402
+from fwd_servers import Mosquitto, Receiver  # noqa: E402
 from unix_board import Simulator, UnixBoard  # noqa: E402
 
 FRAMES = ("kamstrup_multical_601.hex", "itron_cyble_m-bus_v1.4_water.hex", "itron_cyble_m-bus_v1.4_gas.hex",
@@ -42,6 +47,7 @@ def main():
     ap.add_argument("--polls", type=int, default=500)
     ap.add_argument("--heap", default="112wK")
     ap.add_argument("--meters", type=int, default=8)
+    ap.add_argument("--sinks", default="", help="comma-separated: mqtt, http (real local servers)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench-firmware.json"))
     a = ap.parse_args()
     corpus = os.path.abspath(a.corpus)
@@ -54,17 +60,33 @@ def main():
     sim = Simulator(bus).start()
     board = None
     samples = []
+    kinds = [k for k in a.sinks.split(",") if k]
+    broker = receiver = None
     try:
         port = free_port()
         cfg = {"bus": {"port": sim.port}, "api": {"port": port, "token": "bench-token-1"},
                "meters": [{"name": s["name"], "address": s["primary"], "interval_s": 2} for s in slaves]}
+        sinks = []
+        if "mqtt" in kinds:
+            os.makedirs(os.path.join(work, "broker"))
+            broker = Mosquitto(os.path.join(work, "broker")).start()
+            sinks.append({"type": "mqtt", "name": "broker", "host": "127.0.0.1", "port": broker.port})
+        if "http" in kinds:
+            receiver = Receiver().__enter__()
+            sinks.append({"type": "http", "name": "web", "url": receiver.url})
+        if sinks:
+            cfg["sinks"] = sinks
         flash = firmware_image.stage(os.path.join(work, "flash"), "unix-sim", cfg)
         board = UnixBoard(flash, heap=a.heap).start()
         board.wait_for("api: listening")
         t0 = time.time()
         while True:
             time.sleep(2)
-            status, s = http(port, "GET", "/api/status")
+            try:
+                status, s = http(port, "GET", "/api/status")
+            except OSError as e:
+                raise SystemExit("status request failed (%s); the firmware's last lines:\n%s"
+                                 % (e, "\n".join(board.lines[-30:])))
             if status != 200:
                 raise SystemExit("status request failed: %s %s" % (status, s))
             samples.append({"t": round(time.time() - t0, 1), "polls": s["bus"]["polls"], "heap_free": s["heap_free"],
@@ -74,10 +96,19 @@ def main():
                 break
             if not board.running():
                 raise SystemExit("the firmware stopped:\n" + "\n".join(board.lines[-20:]))
+        forwarded = {}
+        if sinks:  # let the last readings leave the outbox, then compare
+            time.sleep(5)
+            _, s = http(port, "GET", "/api/status")
+            forwarded = {name: st.get("pending") for name, st in s["forwarding"]["outbox"]["sinks"].items()}
     finally:
         if board is not None:
             board.stop()
         sim.stop()
+        if broker is not None:
+            broker.stop()
+        if receiver is not None:
+            receiver.__exit__()
     last = samples[-1]
     total = last["heap_total"]
     low = min(x["heap_free_low"] for x in samples)
@@ -89,18 +120,24 @@ def main():
               "lowest_free_bytes": low, "lowest_free_percent": round(100.0 * low / total, 1),
               "free_first_bytes": samples[0]["heap_free"], "free_last_bytes": last["heap_free"],
               "drift_bytes_per_100_polls": round(drift, 1), "worst_lateness_ms": last["lateness_ms"],
-              "duration_s": last["t"], "samples": samples}
+              "duration_s": last["t"], "sinks": kinds, "pending_at_end": forwarded, "samples": samples}
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
+    with open(os.path.splitext(a.out)[0] + ".log", "w") as f:  # the firmware's console
+        f.write("\n".join(board.lines) + "\n")
     print("firmware memory benchmark: %d polls of %d meters at -X heapsize=%s (%d bytes of heap), %.0f s"
           % (last["polls"], a.meters, a.heap, total, last["t"]))
     print("  readings %d, bus errors %d, MemoryError lines %d" % (result["readings"], last["errors"], memory_errors))
+    if kinds:
+        print("  sinks %s; readings still queued per sink at the end: %s" % (", ".join(kinds), forwarded))
+        if receiver is not None:
+            print("  HTTP receiver accepted %d readings" % len(receiver.accepted))
     print("  lowest free heap  %6d bytes = %4.1f %%   (goal >= 40 %%)" % (low, result["lowest_free_percent"]))
     print("  free heap         first %d, last %d bytes" % (samples[0]["heap_free"], last["heap_free"]))
     print("  drift             %+.1f bytes per 100 polls over the second half" % drift)
     print("  worst poll start delay %d ms" % last["lateness_ms"])
-    print("  details: %s" % a.out)
+    print("  details: %s (console: .log beside it)" % a.out)
 
 
 if __name__ == "__main__":
