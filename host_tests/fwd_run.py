@@ -43,7 +43,9 @@ class Gateway:
         else:
             cmd = [sys.executable, SCRIPT, str(path)]
             env["PYTHONPATH"] = "%s:%s" % (LIB, FIRMWARE)
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        # cwd: the flash root of the board, where the gateway keeps its small files (ha/)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                     cwd=str(tmp_path))
         self.lines = []
         self._t = threading.Thread(target=self._pump, daemon=True)
         self._t.start()
