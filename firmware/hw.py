@@ -26,3 +26,12 @@ def reset(board):
     import machine
     machine.reset()
 
+
+def unique_id():
+    """The chip's unique id as hex (the ESP32's MAC), or "" where there is none."""
+    try:
+        from binascii import hexlify
+        from machine import unique_id as uid
+    except ImportError:  # the unix port's machine has no unique_id
+        return ""
+    return hexlify(uid()).decode()

@@ -269,7 +269,10 @@ def test_drain_delivers_then_leaves_politely(interp, broker, tmp_path):
 
 class SilentServer:
     """Accepts TCP connections and then, depending on mode, says nothing
-    ("mute"), or answers CONNACK/SUBACK but never PUBACK ("no-puback")."""
+    ("mute"), answers CONNACK/SUBACK but never PUBACK ("no-puback"), or
+    answers everything and closes the connection after the first SUBACK
+    ("kick": a broker that throws the client out at once, as one does when
+    another client takes its id)."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -287,7 +290,7 @@ class SilentServer:
             except OSError:
                 return
             self.conns.append(c)
-            if self.mode == "no-puback":
+            if self.mode in ("no-puback", "kick"):
                 threading.Thread(target=self._half_broker, args=(c,), daemon=True).start()
 
     def _half_broker(self, c):
@@ -310,6 +313,12 @@ class SilentServer:
                     c.sendall(b"\x20\x02\x00\x00")
                 elif h[0] == 0x82:
                     c.sendall(b"\x90\x03" + body[:2] + b"\x00")
+                    if self.mode == "kick":
+                        c.close()
+                        return
+                elif h[0] & 0xF6 == 0x32 and self.mode == "kick":  # PUBLISH QoS 1: PUBACK its packet id
+                    t = int.from_bytes(body[:2], "big")
+                    c.sendall(b"\x40\x02" + body[2 + t : 4 + t])
         except OSError:
             return
 
@@ -340,6 +349,32 @@ def test_silent_broker_costs_only_the_timeout(interp, mode, tmp_path):
     else:
         assert "PUBACK" in b["last_error"], b
     assert took < 20
+
+
+@pytest.mark.parametrize("interp", INTERPRETERS)
+def test_a_broker_that_drops_us_at_once_is_not_hammered(interp, tmp_path):
+    srv = SilentServer("kick")
+    try:
+        sink = {"type": "mqtt", "name": "broker", "host": "127.0.0.1", "port": srv.port, "timeout": 2,
+                "backoff_min": 0.2, "backoff_max": 1, "discovery": False}
+        gw = Gateway(interp, tmp_path, sinks=[sink], readings=[reading("heat1")], count=0, hold_s=4)
+        gw.finish(timeout=30)
+    finally:
+        srv.close()
+    # 0.2 + 0.4 + 0.8 + 1 + 1 ... s between attempts: about 6 in 4 s, not hundreds
+    assert 3 <= len(srv.conns) <= 8, len(srv.conns)
+
+
+def test_default_client_id_names_the_chip():
+    from sinks import mqtt as sink
+
+    assert sink.default_client_id("gw") == "mbus-gw"  # CPython, like the unix port: no chip id
+    real = sink.hw.unique_id
+    sink.hw.unique_id = lambda: "a4cf12b3c4d5"
+    try:
+        assert sink.default_client_id("gw") == "mbus-gw-a4cf12b3c4d5"
+    finally:
+        sink.hw.unique_id = real
 
 
 # -- TLS, user and password ------------------------------------------------------

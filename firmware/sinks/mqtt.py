@@ -16,7 +16,8 @@ import asyncio
 import json
 
 import fsutil
-from compat import unload
+import hw
+from compat import ticks_diff, ticks_ms, unload
 from mbus import __version__
 from mqtt_client import Client
 from outbox import Sum, crc32
@@ -25,6 +26,13 @@ from sinks import SinkError, slug
 
 DISCOVERY_DIR = "ha"
 _noted = {}  # meter -> crc of its discovery file, as the last reading left it
+
+
+def default_client_id(node):
+    """mbus-<gateway>-<chip id>: two gateways keeping the default name on one
+    broker would otherwise take the session from each other for ever."""
+    uid = hw.unique_id()
+    return "mbus-%s-%s" % (node, uid) if uid else "mbus-" + node
 
 
 def _tls(cfg):
@@ -102,7 +110,7 @@ class MQTTSink:
         self.client = Client(
             cfg["host"],
             cfg.get("port") or (8883 if tls else 1883),
-            client_id=cfg.get("client_id") or "mbus-" + self.node,
+            client_id=cfg.get("client_id") or default_client_id(self.node),
             user=cfg.get("user"),
             password=cfg.get("password"),
             keepalive=cfg["keepalive"],
@@ -125,22 +133,26 @@ class MQTTSink:
 
     async def run(self):
         """Keep the connection up (reconnect with backoff) so that commands
-        arrive even while there is nothing to send."""
+        arrive even while there is nothing to send. The backoff starts over
+        only after a session that lasted: a broker that drops us right after
+        CONNACK (another client with our id, an ACL) is not hammered."""
         delay = self.backoff_min
         while True:
             try:
                 await self._connect()
-                delay = self.backoff_min
+                up = ticks_ms()
                 await self.client.wait_down()
                 self._up.clear()
                 self.last_error = self.client.error
                 self.log("mqtt %s: %s" % (self.name, self.client.error))
+                if ticks_diff(ticks_ms(), up) > 60000:
+                    delay = self.backoff_min
             except Exception as e:
                 self._up.clear()
                 self.client.close()
                 self.last_error = "connect to %s:%s: %s" % (self.client.host, self.client.port, e)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.backoff_max)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff_max)
 
     async def _connect(self):
         c = self.client
