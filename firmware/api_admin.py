@@ -153,6 +153,9 @@ def put_config(gw, req):
         _cfg, errors = config.validate(new, board)
         if not errors:
             config.save(new)
+    except OSError as e:  # a full flash (ENOSPC) or a failing one: the old file is intact
+        log.error("api: new config not saved: %s", e)
+        return error(507, "config not saved, the stored one is unchanged: writing %s failed: %s" % (config.PATH, e))
     finally:
         unload("config")  # also when the check fails: its tables must not stay in the heap
     if errors:

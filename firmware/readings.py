@@ -42,11 +42,14 @@ class Dispatch:
         self.stages = []
         self.echo = echo
         self.count = 0
-        if not fsutil.exists(folder):
-            os.mkdir(folder)
-        for f in os.listdir(folder):  # what the last run stored: served until replaced
-            if f.endswith(".json"):
-                self.latest[f[:-5]] = folder + "/" + f
+        try:
+            if not fsutil.exists(folder):
+                os.mkdir(folder)
+            for f in os.listdir(folder):  # what the last run stored: served until replaced
+                if f.endswith(".json"):
+                    self.latest[f[:-5]] = folder + "/" + f
+        except OSError as e:  # a full flash: readings go on, the API has none stored
+            log.warning("readings: %s/ not usable: %s", folder, e)
 
     def add_stage(self, fn):
         """fn(reading) runs for every reading, in order; it may be a coroutine
