@@ -72,7 +72,7 @@ def _json_body(req, keys=None, optional=False):
     if _too_deep(req.body):
         return None, error(400, "body is nested deeper than %d levels" % MAX_DEPTH)
     try:
-        body = json.loads(req.body.decode())
+        body = json.loads(req.body)  # bytes or bytearray; bad UTF-8 raises UnicodeError
     except (ValueError, UnicodeError) as e:
         return None, error(400, "body is not valid JSON: %s" % e)
     if not isinstance(body, dict):
@@ -154,8 +154,10 @@ def put_config(gw, req):
         if not errors:
             config.save(new)
     except OSError as e:  # a full flash (ENOSPC) or a failing one: the old file is intact
-        log.error("api: new config not saved: %s", e)
-        return error(507, "config not saved, the stored one is unchanged: writing %s failed: %s" % (config.PATH, e))
+        import fsutil
+        log.error("api: new config not saved: %s", fsutil.why(e))
+        return error(507, "config not saved, the stored one is unchanged: writing %s failed: %s"
+                     % (config.PATH, fsutil.why(e)))
     finally:
         unload("config")  # also when the check fails: its tables must not stay in the heap
     if errors:

@@ -48,8 +48,20 @@ def write_atomic(path, data, dump=None):
             os.rename(tmp, path)
     except Exception as e:
         remove(tmp)  # half a file must never be taken for the new one
-        last_error = "%s: %s" % (path, e)
+        last_error = "%s: %s" % (path, why(e))
         raise
+
+
+def why(e):
+    """An OSError's text, naming what MicroPython's errno table leaves as a
+    number: ENOSPC (28), and the 36 LittleFS gives when a full flash has no
+    room for a new file's directory entry (its ENAMETOOLONG)."""
+    n = e.args[0] if e.args else None
+    if n == 28:
+        return "[Errno 28] ENOSPC: the flash is full"
+    if n == 36:
+        return "[Errno 36] no room for a new file on the flash (LittleFS's metadata is full)"
+    return str(e)
 
 
 def recover(path):

@@ -42,19 +42,32 @@ class _In:
         self.buf = b""
         self.seen = False
 
-    async def more(self, most):
-        data = await self.s.read(most)
+    async def _read(self, most):
+        # pieces of at most 512 bytes: a socket read takes its whole size from the heap
+        data = await self.s.read(min(most, 512))
         if not data:
             raise Refused(400 if self.seen else 0, "connection closed before the request was complete")
         self.seen = True
-        self.buf += data
+        return data
+
+    async def more(self, most):
+        self.buf += await self._read(most)
 
     async def take(self, n):
-        while len(self.buf) < n:
-            await self.more(min(n - len(self.buf), 512))
-        data = self.buf[:n]
-        self.buf = self.buf[n:]
-        return data
+        """The next n bytes, gathered in one buffer of their size."""
+        if len(self.buf) >= n:
+            data = self.buf[:n]
+            self.buf = self.buf[n:]
+            return data
+        out = bytearray(n)
+        have = len(self.buf)
+        out[:have] = self.buf
+        self.buf = b""
+        while have < n:
+            data = await self._read(n - have)
+            out[have:have + len(data)] = data
+            have += len(data)
+        return out
 
 
 async def _chunked(inp):
@@ -77,7 +90,7 @@ async def _chunked(inp):
         if len(body) + n > MAX_BODY:
             raise Refused(413, TOO_LARGE)
         body += await inp.take(n)
-        if await inp.take(2) != b"\r\n":
+        if bytes(await inp.take(2)) != b"\r\n":
             raise Refused(400, "chunk of %d bytes not followed by CRLF" % n)
 
 
@@ -178,8 +191,10 @@ async def serve(app, reader, writer):
             await _answer(app, reader, writer, cls.reading)
         finally:
             cls.clients -= 1
-    except Exception:
-        pass  # the client went away or timed out: nothing to answer
+    except (OSError, asyncio.TimeoutError):
+        pass  # the client went away or stopped reading: nothing to answer
+    except Exception as e:
+        log.exception("api: a request failed", e)
     finally:
         try:
             await writer.aclose()

@@ -236,7 +236,7 @@ class Outbox:
                 err = _errno(e)
                 if err == _ENOSPC and self._make_room():
                     continue
-                self.last_error = "append seq %d: %s" % (seq, e)
+                self.last_error = "append seq %d: %s" % (seq, "flash full (ENOSPC)" if err == _ENOSPC else e)
                 if err == _ENOSPC:
                     raise OutboxError(
                         "outbox: flash full (ENOSPC) storing seq %d (%d bytes) in %s; "

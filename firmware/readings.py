@@ -63,7 +63,11 @@ class Dispatch:
                 if r is not None and hasattr(r, "send"):
                     await r
             except Exception as e:
-                log.exception("reading of %s: stage %s failed" % (reading["meter"], getattr(fn, "__name__", fn)), e)
+                what = "reading of %s: stage %s failed" % (reading["meter"], getattr(fn, "__name__", fn))
+                if hasattr(e, "errno") or isinstance(e, MemoryError):  # flash or heap: known, no traceback
+                    log.error("%s: %s: %s", what, type(e).__name__, e)
+                else:
+                    log.exception(what, e)
         name = reading["meter"]
         path = self.folder + "/" + name + ".json" if self.folder else None  # None: no API to serve it
         try:
@@ -71,7 +75,7 @@ class Dispatch:
                 fsutil.write_atomic(path, reading, json.dump)
                 self.latest[name] = path
         except Exception as e:  # a full flash: the stages have the reading already
-            log.exception("reading of %s not kept for the API" % name, e)
+            log.error("reading of %s not kept for the API: %s", name, fsutil.why(e))
         self.count += 1
         if self.echo:
             json.dump(reading, sys.stdout)  # one JSON line per reading, streamed

@@ -52,7 +52,9 @@ def flash_free():
     if not hasattr(os, "statvfs"):
         return None
     st = os.statvfs(".")
-    return st[0] * st[3]
+    # LittleFS may count a full filesystem's blocks past its size (the
+    # estimate counts shared blocks twice): the free count then wraps around
+    return st[0] * st[3] if st[3] <= st[2] else 0
 
 
 def meter(m):
