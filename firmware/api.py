@@ -107,9 +107,12 @@ class App(Microdot):
     reading = []  # their tasks still reading the request, oldest first
 
     async def handle_request(self, reader, writer):
-        import httpreq
         try:
+            import httpreq
             await httpreq.serve(self, reader, writer)
+        except Exception as e:  # no heap left to load httpreq: the client is dropped
+            log.warning("api: connection dropped: %s: %s", type(e).__name__, e)
+            writer.close()
         finally:
             if not App.clients:
                 unload("httpreq")
