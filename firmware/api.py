@@ -1,19 +1,14 @@
 # The local HTTP API (microdot). Reading endpoints are open and here; the
 # rare ones (poll now, config, restart) are in api_admin.py, loaded per
 # request; those that change anything need the API token. Secrets never
-# leave: GET /api/config, status and logs are redacted. Bodies are
-# size-limited; bad JSON and unknown keys get a 4xx that names the problem.
+# leave: GET /api/config, status and logs are redacted. Requests are read
+# within limits of size and time (httpreq.py); bad JSON, wrong types
+# and unknown keys get a 4xx that names the problem.
 import json
 
 import log
 from compat import unload
-from microdot import Microdot, Request, Response
-
-MAX_BODY = 8192
-Request.max_content_length = MAX_BODY
-Request.max_body_length = MAX_BODY
-Request.max_readline = 1024
-
+from microdot import Microdot, Response
 
 def error(status, msg, **extra):
     extra["error"] = msg
@@ -104,8 +99,27 @@ def _admin(gw, name):
     return handler
 
 
+class App(Microdot):
+    """microdot reading requests with httpreq.serve: limits of size and time,
+    a few connections at once. httpreq is loaded while connections are open."""
+
+    clients = 0  # connections being served
+    reading = []  # their tasks still reading the request, oldest first
+
+    async def handle_request(self, reader, writer):
+        try:
+            import httpreq
+            await httpreq.serve(self, reader, writer)
+        except Exception as e:  # no heap left to load httpreq: the client is dropped
+            log.warning("api: connection dropped: %s: %s", type(e).__name__, e)
+            writer.close()
+        finally:
+            if not App.clients:
+                unload("httpreq")
+
+
 def create(gw):
-    app = Microdot()
+    app = App()
 
     @app.errorhandler(404)
     def not_found(req):
@@ -114,14 +128,6 @@ def create(gw):
     @app.errorhandler(405)
     def not_allowed(req):
         return error(405, "method not allowed here")
-
-    @app.errorhandler(413)
-    def too_large(req):
-        return error(413, "request body larger than %d bytes" % MAX_BODY)
-
-    @app.errorhandler(400)
-    def bad_request(req):
-        return error(400, "malformed request")
 
     @app.errorhandler(Exception)
     def crashed(req, exc):

@@ -33,19 +33,54 @@ def _check_token(gw, req):
     return None
 
 
-def _json_body(req, keys=None):
+MAX_DEPTH = 8  # a config is 4 deep; 8 KB of "[[[[..." would take the whole heap to parse
+
+
+def _too_deep(b):
+    """True when the brackets of JSON text b (outside strings) nest deeper than MAX_DEPTH."""
+    depth = 0
+    text = esc = False
+    for c in b:
+        if text:
+            if esc:
+                esc = False
+            elif c == 92:  # backslash
+                esc = True
+            elif c == 34:  # '"'
+                text = False
+        elif c == 34:
+            text = True
+        elif c == 91 or c == 123:  # '[' '{'
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif c == 93 or c == 125:
+            depth -= 1
+    return False
+
+
+def _json_body(req, keys=None, optional=False):
     """(object, None) or (None, error response): the body must be a JSON object
-    with only the given keys (any keys when keys is None)."""
+    with only the given keys (any keys when keys is None); optional: no body
+    is an empty object."""
+    if not req.body:
+        if optional:
+            return {}, None
+        if "Content-Length" not in req.headers:
+            return None, error(411, "body missing: send a JSON object with a Content-Length header (or chunked)")
+        return None, error(400, "body is empty: send a JSON object")
+    if _too_deep(req.body):
+        return None, error(400, "body is nested deeper than %d levels" % MAX_DEPTH)
     try:
-        body = json.loads(req.body.decode() if req.body else "")
+        body = json.loads(req.body)  # bytes or bytearray; bad UTF-8 raises UnicodeError
     except (ValueError, UnicodeError) as e:
         return None, error(400, "body is not valid JSON: %s" % e)
     if not isinstance(body, dict):
-        return None, error(400, "body must be a JSON object")
+        return None, error(400, "body must be a JSON object, got %s" % type(body).__name__)
     if keys is not None:
         for k in body:
             if k not in keys:
-                return None, error(400, "unknown key %s (known: %s)" % (json.dumps(k), ", ".join(keys)))
+                return None, error(400, "unknown key %s (known: %s)" % (json.dumps(k), ", ".join(keys) or "none"))
     return body, None
 
 
@@ -56,10 +91,13 @@ async def poll(gw, req):
     body, err = _json_body(req, ("meter",))
     if err:
         return err
+    name = body.get("meter")
+    if not isinstance(name, str):
+        return error(400, "meter: must be the name of a meter (a string), got %s" % json.dumps(name)
+                     if "meter" in body else "meter: missing (send {\"meter\": name})")
     if gw.scheduler is None:
         return error(503, "safe mode: the bus is not running (%s)" % gw.safe_reason)
-    name = body.get("meter")
-    m = gw.scheduler.find(name) if isinstance(name, str) else None
+    m = gw.scheduler.find(name)
     if m is None:
         return error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
     try:
@@ -115,6 +153,11 @@ def put_config(gw, req):
         _cfg, errors = config.validate(new, board)
         if not errors:
             config.save(new)
+    except OSError as e:  # a full flash (ENOSPC) or a failing one: the old file is intact
+        import fsutil
+        log.error("api: new config not saved: %s", fsutil.why(e))
+        return error(507, "config not saved, the stored one is unchanged: writing %s failed: %s"
+                     % (config.PATH, fsutil.why(e)))
     finally:
         unload("config")  # also when the check fails: its tables must not stay in the heap
     if errors:
@@ -127,6 +170,9 @@ def restart(gw, req):
     denied = _check_token(gw, req)
     if denied:
         return denied
+    _body, err = _json_body(req, (), optional=True)
+    if err:
+        return err
     asyncio.create_task(_restart_soon(gw))
     return {"restarting": True}
 

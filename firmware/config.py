@@ -120,14 +120,16 @@ def _join(path, key):
     return key if not path else path + "." + key
 
 
-def _shown(value):
+def _shown(value, path=""):
+    if is_secret(path.rsplit(".", 1)[-1]):
+        return "a value not shown (a secret)"  # errors reach logs and the API
     s = json.dumps(value)
     return s if len(s) <= 40 else s[:37] + "..."
 
 
 def _check_int(v, arg, path, errors):
     if not isinstance(v, int) or isinstance(v, bool):
-        errors.append("%s: must be an integer, got %s" % (path, _shown(v)))
+        errors.append("%s: must be an integer, got %s" % (path, _shown(v, path)))
     elif not arg[0] <= v <= arg[1]:
         errors.append("%s: must be from %d to %d, got %d" % (path, arg[0], arg[1], v))
     return v
@@ -135,7 +137,7 @@ def _check_int(v, arg, path, errors):
 
 def _check_str(v, arg, path, errors):
     if not isinstance(v, str):
-        errors.append("%s: must be a string, got %s" % (path, _shown(v)))
+        errors.append("%s: must be a string, got %s" % (path, _shown(v, path)))
     elif not arg[0] <= len(v) <= arg[1]:
         errors.append("%s: must be %d to %d characters long, got %d" % (path, arg[0], arg[1], len(v)))
     return v
@@ -143,19 +145,19 @@ def _check_str(v, arg, path, errors):
 
 def _check_bool(v, arg, path, errors):
     if not isinstance(v, bool):
-        errors.append("%s: must be true or false, got %s" % (path, _shown(v)))
+        errors.append("%s: must be true or false, got %s" % (path, _shown(v, path)))
     return v
 
 
 def _check_choice(v, arg, path, errors):
     if isinstance(v, bool) or v not in arg:
-        errors.append("%s: must be one of %s, got %s" % (path, ", ".join(_shown(a) for a in arg), _shown(v)))
+        errors.append("%s: must be one of %s, got %s" % (path, ", ".join(_shown(a) for a in arg), _shown(v, path)))
     return v
 
 
 def _check_name(v, arg, path, errors):
     if not isinstance(v, str) or not 1 <= len(v) <= 32 or any(c not in NAME_CHARS for c in v):
-        errors.append("%s: must be 1 to 32 letters, digits, '_' or '-', got %s" % (path, _shown(v)))
+        errors.append("%s: must be 1 to 32 letters, digits, '_' or '-', got %s" % (path, _shown(v, path)))
     return v
 
 
@@ -170,19 +172,19 @@ def _check_address(v, arg, path, errors):
         if len(u) == 16 and all(c in HEX_WILD for c in u):
             return u
     errors.append("%s: must be a primary address 0..250 or 16 hex digits "
-                  "(id, manufacturer, version, medium), got %s" % (path, _shown(v)))
+                  "(id, manufacturer, version, medium), got %s" % (path, _shown(v, path)))
     return v
 
 
 def _check_pin(v, arg, path, errors):
     if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 48):
-        errors.append("%s: must be a GPIO number from 0 to 48, got %s" % (path, _shown(v)))
+        errors.append("%s: must be a GPIO number from 0 to 48, got %s" % (path, _shown(v, path)))
     return v
 
 
 def _check_obj(v, fields, path, errors, defaults=None, closed=True):
     if not isinstance(v, dict):
-        errors.append("%s: must be an object, got %s" % (path or "config", _shown(v)))
+        errors.append("%s: must be an object, got %s" % (path or "config", _shown(v, path)))
         return {}
     known = [f[0] for f in fields]
     for key in v:
@@ -211,7 +213,7 @@ def _check_obj(v, fields, path, errors, defaults=None, closed=True):
 def _check_list(v, arg, path, errors):
     kind, item_arg, most = arg
     if not isinstance(v, list):
-        errors.append("%s: must be a list, got %s" % (path, _shown(v)))
+        errors.append("%s: must be a list, got %s" % (path, _shown(v, path)))
         return []
     if len(v) > most:
         errors.append("%s: at most %d entries, got %d" % (path, most, len(v)))
@@ -275,11 +277,27 @@ def _check_board(cfg, board, errors):
         errors.append("bus.tx: GPIO %d can only be an input" % bus["tx"])
 
 
+def _placeholders(value, path, errors):
+    """A secret that is still REDACTED: a GET /api/config answer sent back
+    where no secret is stored to keep (or copied into config.json)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if v == REDACTED and is_secret(k):
+                errors.append("%s: %s is the placeholder GET /api/config shows; no secret is stored here "
+                              "to keep, so give the secret itself" % (_join(path, k), REDACTED))
+            else:
+                _placeholders(v, _join(path, k), errors)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _placeholders(v, "%s[%d]" % (path, i), errors)
+
+
 def validate(raw, board):
     """Return (config with defaults filled in, list of error strings)."""
     errors = []
     cfg = _check_obj(raw, TOP, "", errors, board.get("defaults", {}))
     if isinstance(raw, dict):
+        _placeholders(raw, "", errors)
         _unique(cfg.get("meters", ()), "meter", "meters", errors)
         _unique(cfg.get("sinks", ()), "sink", "sinks", errors)
         _check_board(cfg, board, errors)

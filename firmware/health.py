@@ -29,7 +29,10 @@ class BootState:
             pass  # first boot, or a file a power cut broke: start counting afresh
 
     def _save(self):
-        fsutil.write_atomic(self.path, json.dumps({"unstable_boots": self.unstable, "last_crash": self.last_crash}))
+        try:
+            fsutil.write_atomic(self.path, json.dumps({"unstable_boots": self.unstable, "last_crash": self.last_crash}))
+        except OSError as e:  # a full flash must not stop the boot: the count waits for room
+            log.warning("health: %s not written: %s", self.path, e)
 
     def begin(self):
         """Count this boot as unstable until stable() says otherwise."""

@@ -212,7 +212,10 @@ class Outbox:
         for name, a in acks.items():
             if a is None:
                 a = nxt - 1
-                self._write_ack(name, a)
+                try:
+                    self._write_ack(name, a)
+                except OutboxError as e:  # a full flash: the next ack writes it
+                    self.log(str(e))
             self._ack[name] = min(a, nxt - 1)
         if segs and self._head() < segs[0]:
             # segments vanished without the floor being written (cut between
@@ -242,13 +245,16 @@ class Outbox:
             try:
                 self._write_record(seq, head, reading, size)
                 break
-            except OSError as e:
+            except Exception as e:
                 if not self._segs or _size(self._seg_path(self._segs[-1])) != self._end:
                     self._roll = True  # never append after a possibly torn record
+                if not isinstance(e, OSError):
+                    self.last_error = "append seq %d: %r" % (seq, e)
+                    raise  # MemoryError while the JSON streamed: the next append starts a new segment
                 err = _errno(e)
                 if err == _ENOSPC and self._make_room():
                     continue
-                self.last_error = "append seq %d: %s" % (seq, e)
+                self.last_error = "append seq %d: %s" % (seq, "flash full (ENOSPC)" if err == _ENOSPC else e)
                 if err == _ENOSPC:
                     raise OutboxError(
                         "outbox: flash full (ENOSPC) storing seq %d (%d bytes) in %s; "
@@ -425,10 +431,15 @@ class Outbox:
         segs = self._segs
         if not segs or self._roll or self._end and self._end + len(head) + size + 1 > self.segment_bytes:
             old = segs[-1] if segs else None
-            with open(self._seg_path(seq), "wb") as f:
-                f.write(head)
-                dump(reading, f)
-                f.write(b"\n")
+            try:
+                with open(self._seg_path(seq), "wb") as f:
+                    f.write(head)
+                    dump(reading, f)
+                    f.write(b"\n")
+            except Exception:
+                if not segs or segs[-1] != seq:  # half a new segment must not be found at boot
+                    self._remove("%08x%s" % (seq, _EXT))
+                raise
             if not segs or segs[-1] != seq:  # same name when the torn one was empty
                 segs.append(seq)
             self._end = _HDR + size + 1

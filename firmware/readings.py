@@ -44,11 +44,14 @@ class Dispatch:
         self.stages = []
         self.echo = echo
         self.count = 0
-        if not fsutil.exists(folder):
-            os.mkdir(folder)
-        for f in os.listdir(folder):  # what the last run stored: served until replaced
-            if f.endswith(".json"):
-                self.latest[f[:-5]] = folder + "/" + f
+        try:
+            if not fsutil.exists(folder):
+                os.mkdir(folder)
+            for f in os.listdir(folder):  # what the last run stored: served until replaced
+                if f.endswith(".json"):
+                    self.latest[f[:-5]] = folder + "/" + f
+        except OSError as e:  # a full flash: readings go on, the API has none stored
+            log.warning("readings: %s/ not usable: %s", folder, e)
 
     def add_stage(self, fn):
         """fn(reading) runs for every reading, in order; it may be a coroutine
@@ -62,7 +65,11 @@ class Dispatch:
                 if r is not None and hasattr(r, "send"):
                     await r
             except Exception as e:
-                log.exception("reading of %s: stage %s failed" % (reading["meter"], getattr(fn, "__name__", fn)), e)
+                what = "reading of %s: stage %s failed" % (reading["meter"], getattr(fn, "__name__", fn))
+                if hasattr(e, "errno") or isinstance(e, MemoryError):  # flash or heap: known, no traceback
+                    log.error("%s: %s: %s", what, type(e).__name__, e)
+                else:
+                    log.exception(what, e)
         name = reading["meter"]
         path = self.folder + "/" + name + ".json" if self.folder else None  # None: no API to serve it
         try:
@@ -70,7 +77,7 @@ class Dispatch:
                 fsutil.write_atomic(path, reading, dump)
                 self.latest[name] = path
         except Exception as e:  # a full flash: the stages have the reading already
-            log.exception("reading of %s not kept for the API" % name, e)
+            log.error("reading of %s not kept for the API: %s", name, fsutil.why(e))
         self.count += 1
         if self.echo:
             dump(reading, sys.stdout)  # one JSON line per reading, streamed

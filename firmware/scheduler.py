@@ -124,5 +124,7 @@ class Scheduler:
         backoff = min(m.interval_ms, BACKOFF_FIRST_MS << min(m.failing - 1, 6))
         m.due = ticks_add(ticks_ms(), backoff)
         log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", m.name, m.failing, err, backoff // 1000)
-        if not isinstance(e, MBusError):
+        if isinstance(e, MemoryError):
+            gc.collect()  # what the failed read left is garbage: the retry finds it free
+        elif not isinstance(e, MBusError):
             log.exception("meter %s: unexpected error" % m.name, e)  # a bug, not the bus: keep the traceback

@@ -74,7 +74,13 @@ def prepare(gateway, extension_names):
     board = load_board()  # no board file: nothing to run, the REPL is all there is
     import config
     extensions = _load_extensions(extension_names, config)
-    cfg, raw, errors = config.load(board)
+    try:
+        cfg, raw, errors = config.load(board)
+    except MemoryError:  # a config too big to check: safe mode says so instead of a crash at every boot
+        import gc
+        cfg = raw = None
+        gc.collect()
+        errors = ["config.json does not fit the free heap to be checked (MemoryError): fewer meters or sinks"]
     reason = None
     if errors:
         reason = "config.json has %d problem(s)" % len(errors)

@@ -5,6 +5,7 @@
 import gc
 
 import compat
+import fsutil
 import log
 
 
@@ -19,7 +20,7 @@ def gateway(gw, version):
         "time_synced": bool(net and net.time_synced),
         "safe_mode": None if gw.safe_reason is None else {"reason": gw.safe_reason, "errors": gw.config_errors},
         "heap_free": free, "heap_alloc": alloc, "heap_free_low": gw.health.heap_low if gw.health else None,
-        "flash_free": flash_free(),
+        "flash_free": flash_free(), "flash_error": fsutil.last_error,
         "network": net.info() if net else {"kind": gw.cfg["network"]["kind"], "up": False},
         "bus": None, "meters": {}, "readings": gw.dispatch.count,
         "task_restarts": gw.restarts,
@@ -51,7 +52,9 @@ def flash_free():
     if not hasattr(os, "statvfs"):
         return None
     st = os.statvfs(".")
-    return st[0] * st[3]
+    # LittleFS may count a full filesystem's blocks past its size (the
+    # estimate counts shared blocks twice): the free count then wraps around
+    return st[0] * st[3] if st[3] <= st[2] else 0
 
 
 def meter(m):

@@ -322,6 +322,50 @@ def case_big_reading(d):
     assert drain(ob, "a") == [1, 2]
 
 
+def _failing_dump(r, f):
+    f.write(b'{"meter":"m')  # part of the JSON reached the file
+    raise MemoryError("memory allocation failed, allocating 512 bytes")
+
+
+def _append_failing(ob, r):
+    import outbox
+    real = outbox._dump
+    outbox._dump = _failing_dump
+    try:
+        ob.append(r)
+    except MemoryError:
+        pass
+    else:
+        raise AssertionError("the append did not fail")
+    finally:
+        outbox._dump = real
+
+
+def case_memory_error_mid_append_leaves_no_torn_record(d):
+    # a small heap can fail while the JSON streams to flash: the half record
+    # must not hide the readings appended after it
+    ob = Outbox(d, sinks=("a", "b"))
+    ob.append(reading(0))
+    ob.append(reading(1))
+    _append_failing(ob, reading(2))
+    assert "MemoryError" in ob.status()["last_error"]
+    assert ob.append(reading(3)) == 3  # the number is handed out again
+    assert ob.append(reading(4)) == 4
+    assert drain(ob, "a") == [1, 2, 3, 4]
+    ob = Outbox(d, sinks=("a", "b"))  # after a reboot too
+    assert drain(ob, "b") == [1, 2, 3, 4] and ob.status()["lost"] == 0 and ob.next_seq == 5
+
+
+def case_memory_error_starting_a_segment_leaves_no_file(d):
+    ob = Outbox(d, sinks=("a",), segment_bytes=200)
+    ob.append(reading(0))
+    _append_failing(ob, reading(1))  # would have started segment 2
+    assert seg_files(d) == ["00000001.log"]
+    ob.append(reading(2))
+    ob = Outbox(d, sinks=("a",))
+    assert drain(ob, "a") == [1, 2] and ob.status()["lost"] == 0
+
+
 CASES = [(k[5:], v) for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 

@@ -134,3 +134,25 @@ def test_restart_through_the_api_boots_the_new_config(tmp_path):
     finally:
         b.stop()
         print("\n".join(b.lines))
+
+
+def test_config_too_big_for_the_heap_gives_safe_mode_not_a_crash(tmp_path):
+    # 400 meters (the limit is 64): parsing and checking them does not fit
+    # 112wK; the gateway must come up in safe mode and say why, not crash at
+    # every boot. Without a usable config the API is read-only on the
+    # board's default port.
+    port = free_port()
+    meters = [{"name": "meter-%03d" % i, "address": "%08dFFFFFFFF" % i, "interval_s": 900} for i in range(400)]
+    board_json = open(os.path.join(os.path.dirname(__file__), "..", "boards", "unix-sim.json")).read()
+    b = boot(flash_dir(tmp_path, api_config(port, meters=meters),
+                       files={"board.json": board_json.replace('"port": 8080', '"port": %d' % port)}))
+    try:
+        b.wait_for("api: listening")
+        assert any("SAFE MODE: config.json has 1 problem(s)" in x for x in b.lines)
+        assert any("config.json does not fit the free heap to be checked (MemoryError)" in x for x in b.lines)
+        status, s = http(port, "GET", "/api/status")
+        assert status == 200 and s["safe_mode"]["errors"][0].startswith("config.json does not fit the free heap")
+        assert b.running()
+    finally:
+        b.stop()
+        print("\n".join(b.lines))

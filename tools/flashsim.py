@@ -21,6 +21,7 @@ except ImportError:  # CPython: only the counters are of use there
     vfs = None
 
 _EIO = -5
+_PIECE = 256  # programs and erases go in pieces of this size through small scratch buffers
 
 
 class Flash:
@@ -33,6 +34,10 @@ class Flash:
         self._dead = False
         self._failing = False
         self.ops = 0
+        # scratch buffers made once: a flash chip takes no heap to program or
+        # erase, so neither may the simulation (it shares the firmware's heap)
+        self._blank = b"\xff" * _PIECE
+        self._old = bytearray(_PIECE)
         if image is None:
             self._ram = bytearray(b"\xff" * (blocks * block_size))
             self._f = None
@@ -55,7 +60,7 @@ class Flash:
     def readblocks(self, block, buf, off=0):
         a = block * self.block_size + off
         if self._f is None:
-            buf[:] = self._ram[a : a + len(buf)]
+            buf[:] = memoryview(self._ram)[a : a + len(buf)]
         else:
             self._f.seek(a)
             self._f.readinto(buf)
@@ -103,22 +108,24 @@ class Flash:
         if t < 0:
             return t
         n = len(buf) // 2 if t else len(buf)
-        if n:
+        src = memoryview(buf)
+        for i in range(0, n, _PIECE):
+            k = min(_PIECE, n - i)
             # NOR flash only clears bits: programming ANDs with what is there
-            old = bytearray(n)
-            self._read_at(a, old)
-            if old == b"\xff" * n:
-                self._store(a, buf[:n] if n < len(buf) else buf)
+            old = memoryview(self._old)[:k]
+            self._read_at(a + i, old)
+            if old == memoryview(self._blank)[:k]:
+                self._store(a + i, src[i : i + k])
             else:
-                for i in range(n):
-                    old[i] &= buf[i]
-                self._store(a, old)
+                for j in range(k):
+                    old[j] &= src[i + j]
+                self._store(a + i, old)
         self.programmed += n
         return _EIO if t else 0
 
     def _read_at(self, a, out):
         if self._f is None:
-            out[:] = self._ram[a : a + len(out)]
+            out[:] = memoryview(self._ram)[a : a + len(out)]
         else:
             self._f.seek(a)
             self._f.readinto(out)
@@ -129,7 +136,8 @@ class Flash:
             return t
         a = block * self.block_size
         n = self.block_size // 2 if t else self.block_size
-        self._store(a, b"\xff" * n)
+        for i in range(0, n, _PIECE):
+            self._store(a + i, memoryview(self._blank)[: min(_PIECE, n - i)])
         self.erased += 1
         return _EIO if t else 0
 

@@ -68,6 +68,8 @@ def _check_entry(e, where, errors):
                 errors.append("%s.%s: missing (required for a %s sink)" % (where, key, kind))
             continue
         why = _check_value(t, e[key], lo, hi)
+        if why and key in ("password", "token") and not isinstance(e[key], str):
+            why = why.split(", got")[0] + " (the value is a secret: not shown)"
         if why:
             errors.append("%s.%s: %s" % (where, key, why))
     for key in e:
