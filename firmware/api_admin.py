@@ -127,15 +127,17 @@ def _board():
 
 
 def get_config(gw, req):
-    board = _board()
-    config = _config_module(gw)
+    """The stored file, as a PUT or the REPL left it, secrets hidden; its
+    checker (config.py) is not needed for that."""
+    import stored_config
+
     try:
-        _cfg, raw, errors = config.load(board)  # the stored file, as a PUT or the REPL left it
+        raw, errors = stored_config.read()
         if raw is None:
             return error(409, "the stored config is not usable", errors=errors)
-        return json_response(config.redact(raw))
+        return json_response(stored_config.redact(raw))
     finally:
-        unload("config")
+        unload("stored_config")
 
 
 def put_config(gw, req):
@@ -159,7 +161,7 @@ def put_config(gw, req):
         return error(507, "config not saved, the stored one is unchanged: writing %s failed: %s"
                      % (config.PATH, fsutil.why(e)))
     finally:
-        unload("config")  # also when the check fails: its tables must not stay in the heap
+        unload("config", "stored_config")  # also when the check fails: its tables must not stay in the heap
     if errors:
         return error(422, "config rejected: %d problem(s)" % len(errors), errors=errors)
     log.info("api: new config saved; it applies after a restart")

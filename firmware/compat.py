@@ -23,17 +23,18 @@ else:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=file)  # type: ignore[attr-defined]
 
 
-def unload(name):
-    """Forget a module imported for a rare job (config checks): its code and
-    tables go back to the heap. The next import loads it again. A package
-    keeps a reference to each submodule imported from it: dropped too."""
-    sys.modules.pop(name, None)
-    package, _, sub = name.rpartition(".")
-    if package in sys.modules:
-        try:
-            delattr(sys.modules[package], sub)
-        except (AttributeError, KeyError):  # MicroPython: KeyError when it is not there
-            pass
+def unload(*names):
+    """Forget modules imported for a rare job (config checks): their code
+    and tables go back to the heap. The next import loads them again. A
+    package keeps a reference to each submodule imported from it: dropped too."""
+    for name in names:
+        sys.modules.pop(name, None)
+        package, _, sub = name.rpartition(".")
+        if package in sys.modules:
+            try:
+                delattr(sys.modules[package], sub)
+            except (AttributeError, KeyError):  # MicroPython: KeyError when it is not there
+                pass
     gc.collect()
 
 

@@ -5,9 +5,8 @@
 import json
 
 import fsutil
-
-PATH = "config.json"
-REDACTED = "***"  # what GET /api/config shows for a secret; PUT keeps the stored value
+import stored_config
+from stored_config import PATH, REDACTED, is_secret, redact  # noqa: F401  (config.redact etc.)
 
 # Field kinds
 INT = 0
@@ -110,10 +109,6 @@ def register_sink_type(kind, validate):
 def register_check(fn):
     if fn not in CHECKS_AFTER:
         CHECKS_AFTER.append(fn)
-
-
-def is_secret(key):
-    return key in ("password", "token", "secret", "psk") or key.endswith(("_password", "_token", "_secret"))
 
 
 def _join(path, key):
@@ -308,34 +303,24 @@ def validate(raw, board):
 
 def parse(text, board):
     """(config, raw dict, errors) from JSON text; raw is None when it is not JSON."""
-    try:
-        raw = json.loads(text)
-    except ValueError as e:
-        return None, None, ["not valid JSON: %s" % e]
+    raw, errors = stored_config.parse(text)
+    if raw is None:
+        return None, None, errors
     cfg, errors = validate(raw, board)
     return cfg, raw, errors
 
 
 def load(board, path=PATH):
     """(config, raw dict or None, errors) from the file on flash."""
-    try:
-        text = fsutil.read_text(path)
-    except OSError:
-        return None, None, ["%s not found: upload one (see README, \"Configuration\")" % path]
-    return parse(text, board)
+    raw, errors = stored_config.read(path)
+    if raw is None:
+        return None, None, errors
+    cfg, errors = validate(raw, board)
+    return cfg, raw, errors
 
 
 def save(raw, path=PATH):
     fsutil.write_atomic(path, json.dumps(raw))
-
-
-def redact(value):
-    """A copy of a config (or any part) with every secret replaced by REDACTED."""
-    if isinstance(value, dict):
-        return {k: (REDACTED if is_secret(k) and v else redact(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
 
 
 def keep_secrets(new, old):

@@ -80,5 +80,8 @@ class Dispatch:
             log.error("reading of %s not kept for the API: %s", name, fsutil.why(e))
         self.count += 1
         if self.echo:
-            dump(reading, sys.stdout)  # one JSON line per reading, streamed
+            try:
+                dump(reading, sys.stdout)  # one JSON line per reading, streamed
+            except MemoryError:  # the line stays cut: say so on it, not on the next
+                sys.stdout.write(" [cut: out of memory]")
             sys.stdout.write("\n")

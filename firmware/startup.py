@@ -95,7 +95,7 @@ def prepare(gateway, extension_names):
     for s in config.secrets(raw):
         log.add_secret(s)
     del config
-    compat.unload("config")  # validation tables are boot-time only; the API reloads them for PUT
+    compat.unload("config", "stored_config")  # validation tables are boot-time only; the API reloads them for PUT
     for key in BOARD_CHECK_ONLY:
         board.pop(key, None)
     gw = gateway(board, cfg, errors, boot, reason)

@@ -12,7 +12,10 @@ from fwd_servers import Receiver
 from unix_board import UnixBoard
 
 SMALL = "92wK"  # boots and stores readings, but reads and sends often find no room (README, "Resources")
-BOOTS_AT_MOST = 88  # wK: found 82wK (the bisection is to 4wK); a guard against regressions
+# wK, a guard against regressions: found 82-89wK; near the edge whether the
+# API's import finds room depends on how the boot left the heap, so the
+# bisection (to 4wK) lands a few wK apart from run to run
+BOOTS_AT_MOST = 96
 
 
 def config(sim, port, url):

@@ -116,9 +116,10 @@ class UnixBoard:
                 self.cond.wait(min(left, 0.5))
 
     def readings(self):
-        """The readings printed so far (the console's JSON lines)."""
+        """The readings printed so far (the console's JSON lines; a line the
+        firmware marked as cut, out of heap while printing it, is left out)."""
         with self.cond:
-            return [json.loads(x) for x in self.lines if x.startswith("{")]
+            return [json.loads(x) for x in self.lines if x.startswith("{") and not x.endswith("[cut: out of memory]")]
 
     def kill(self):
         """SIGKILL: a power cut for the unix port (no restart follows)."""
