@@ -12,7 +12,7 @@ BOARD_PATH = "board.json"
 # Board file keys only the config check and the flashing tools read: not kept
 # in RAM while the gateway runs (a config request loads the file again).
 BOARD_CHECK_ONLY = ("description", "flash", "uarts", "gpios", "safe_uart_pins", "reserved_pins", "input_only_pins",
-                    "defaults")
+                    "defaults", "reset_cause")
 SAFE_FLAG = "safe_mode"  # an empty file: boot once into safe mode (deploy uses it)
 RESET_CAUSE_ENV = "MBUS_RESET_CAUSE"  # unix port: the reset cause, from whoever started the process
 SAFE_RETRY_MAX_S = 86400
