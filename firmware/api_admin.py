@@ -180,7 +180,6 @@ def restart(gw, req):
 
 
 async def _restart_soon(gw):
-    import hw
     log.info("restart requested through the API")
     await asyncio.sleep_ms(500)  # the answer goes out first
-    hw.reset(gw.board)
+    gw.boot.reset(gw.board)

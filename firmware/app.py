@@ -33,6 +33,7 @@ class Gateway:
         self.config_errors = errors
         self.boot = boot
         self.safe_reason = safe_reason
+        self.retry_s = 0  # crash safe mode: seconds until a normal boot is tried again (0: never)
         self.extensions = []
         self.dispatch = readings.Dispatch()
         self.scheduler = None
@@ -93,6 +94,8 @@ class Gateway:
             self.health = health.Health(wdt, self.cfg["health"]["stall_s"], self.scheduler.progress, self.boot)
             tasks["health"] = self.health.run
             log.info("gateway %s running: %d meter(s) on %s", self.cfg["name"], len(self.scheduler.meters), self.cfg["bus"]["kind"])
+        elif self.retry_s:
+            tasks["retry"] = self._retry_normal_boot
         for name, factory in tasks.items():
             if factory is not None:
                 self._spawn(name, factory)
@@ -101,33 +104,44 @@ class Gateway:
         if self.server is not None:
             self.server.shutdown()
 
+    async def _retry_normal_boot(self):
+        await asyncio.sleep(self.retry_s)
+        log.warning("SAFE MODE: retrying a normal boot now")
+        self.boot.reset(self.board)
+
     def stop(self):
         self.stopping.set()
 
 
-def prepare():
-    """Everything boot decides before the loop starts; returns the Gateway.
-    The work is in startup.py, boot-time code that is unloaded afterwards."""
+def prepare(boot=None):
+    """Everything boot decides before the loop starts; returns the Gateway
+    (None without a board file). The work is in startup.py, boot-time code
+    that is unloaded afterwards."""
     import startup
     try:
-        return startup.prepare(Gateway, EXTENSIONS)
+        return startup.prepare(Gateway, EXTENSIONS, boot or health.BootState())
     finally:
         compat.unload("startup")
 
 
 def main():
     log.info("mbus-gateway %s starting", VERSION)
+    boot = health.BootState()
+    gw = None
     try:
-        gw = prepare()
-    except ValueError as e:
-        log.error("SAFE MODE: %s; only the REPL is available", e)
-        return
-    try:
+        gw = prepare(boot)
+        if gw is None:
+            return  # no board file: the REPL is all there is
         asyncio.run(gw.run())
     except KeyboardInterrupt:
         log.info("stopped from the console")  # on a board: the REPL follows
     except Exception as e:
-        gw.boot.crashed(e)
-        log.exception("gateway crashed", e)
+        # at boot (a MemoryError, an extension that does not import) or
+        # while running: counted, so a crash loop ends in safe mode
+        log.exception("gateway crashed" if gw is not None else "boot failed", e)
+        try:
+            boot.crashed(e)
+        except Exception as e2:  # a full or failing flash: reset all the same
+            log.exception("crash not recorded", e2)
         compat.sleep_ms(1000)
-        hw.reset(gw.board)
+        boot.reset(gw.board if gw is not None else None)  # None: prepare() did not get that far

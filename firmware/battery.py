@@ -33,8 +33,18 @@ def _check(cfg, board, errors):
             wakeplan.parse_at(at)
         except ValueError as e:
             errors.append("power.forward_at: %s" % e)
-    if isinstance(p.get("forward_s"), int) and isinstance(p.get("awake_max_s"), int) and p["forward_s"] >= p["awake_max_s"]:
-        errors.append("power.forward_s: must be less than power.awake_max_s (%d)" % p["awake_max_s"])
+    awake = p.get("awake_max_s")
+    if not isinstance(awake, int):
+        return
+    if isinstance(p.get("forward_s"), int) and p["forward_s"] >= awake:
+        errors.append("power.forward_s: must be less than power.awake_max_s (%d)" % awake)
+    # a wake makes scheduler progress only per read: the health task would
+    # stop feeding the watchdog in the middle of a long wake
+    h = cfg.get("health") or {}
+    stall = h.get("stall_s")
+    if isinstance(stall, int) and isinstance(h.get("wdt_s"), int) and h["wdt_s"] > 0 and stall <= awake:
+        errors.append("health.stall_s: must be more than power.awake_max_s (%d) in battery mode, or the watchdog "
+                      "resets the board in the middle of a wake" % awake)
 
 
 def register(config):

@@ -77,10 +77,12 @@ LOG = (
     ("level", CHOICE, "info", ("debug", "info", "warning", "error")),
     ("lines", INT, 30, (5, 200)),
 )
+MAX_BOOT_CRASHES = 3
 HEALTH = (
     ("wdt_s", INT, 60, (0, 600)),
     ("stall_s", INT, 300, (30, 3600)),
-    ("max_boot_crashes", INT, 3, (1, 20)),
+    ("max_boot_crashes", INT, MAX_BOOT_CRASHES, (1, 20)),
+    ("safe_retry_s", INT, 600, (0, 86400)),  # crash safe mode retries a normal boot after this (doubling); 0: never
 )
 POWER = [("mode", CHOICE, "mains", POWER_MODES)]
 SINK_SHAPE = (
@@ -262,14 +264,35 @@ def _check_board(cfg, board, errors):
         errors.append("bus.uart: board %s has UART %s for the bus, got %s" % (
             board.get("board"), " or ".join(str(u) for u in uarts) or "none", _shown(bus.get("uart"))))
     reserved = board.get("reserved_pins", {})
+    gpios = board.get("gpios")
+    pins = {}
     for key in ("tx", "rx"):
         pin = bus.get(key)
         if pin is None:
             errors.append("bus.%s: missing (this board has no default pin)" % key)
+        elif not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 48:
+            continue  # named by the field check
+        elif gpios is not None and pin not in gpios:
+            errors.append("bus.%s: %s has no GPIO %d (its GPIOs: %s)" % (key, board.get("board"), pin, _spans(gpios)))
         elif str(pin) in reserved:
             errors.append("bus.%s: GPIO %d is %s on %s" % (key, pin, reserved[str(pin)], board.get("board")))
-    if bus.get("tx") in board.get("input_only_pins", ()):
-        errors.append("bus.tx: GPIO %d can only be an input" % bus["tx"])
+        elif key == "tx" and pin in board.get("input_only_pins", ()):
+            errors.append("bus.tx: GPIO %d can only be an input, it cannot drive the converter's TXD" % pin)
+        else:
+            pins[key] = pin
+    if "tx" in pins and pins.get("rx") == pins["tx"]:
+        errors.append("bus.rx: must be another GPIO than bus.tx (both are GPIO %d)" % pins["tx"])
+
+
+def _spans(numbers):
+    """ "0-19, 21-23, 39" for a sorted list of ints."""
+    out = []
+    for n in numbers:
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return ", ".join(str(a) if a == b else "%d-%d" % (a, b) for a, b in out)
 
 
 def _placeholders(value, path, errors):
@@ -310,13 +333,28 @@ def parse(text, board):
     return cfg, raw, errors
 
 
+read = stored_config.read  # (raw dict or None, errors) of the file on flash, not yet validated
+
+
 def load(board, path=PATH):
     """(config, raw dict or None, errors) from the file on flash."""
-    raw, errors = stored_config.read(path)
+    raw, errors = read(path)
     if raw is None:
         return None, None, errors
     cfg, errors = validate(raw, board)
     return cfg, raw, errors
+
+
+def crash_limit(raw):
+    """health.max_boot_crashes of a raw config, before it is validated (boot
+    decides on crash safe mode before the extensions are loaded)."""
+    try:
+        v = raw["health"]["max_boot_crashes"]
+    except (KeyError, TypeError, IndexError):
+        return MAX_BOOT_CRASHES
+    if isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 20:
+        return v
+    return MAX_BOOT_CRASHES
 
 
 def save(raw, path=PATH):

@@ -6,46 +6,65 @@ import gc
 import json
 
 import fsutil
+import hw
 import log
 from compat import heap, ticks_diff, ticks_ms, uptime_ms
 
 BOOT_PATH = "boot_state.json"
-STABLE_MS = 60000  # a boot that ran this long without crashing counts as good
+STABLE_MS = 60000  # a run this long clears the crash counter
 TASK_BACKOFF_MAX_S = 60
 
 
 class BootState:
-    """Counts boots that did not reach STABLE_MS; kept in a small file."""
+    """Crashes in a row, kept in a small file: exceptions that ended the
+    gateway (crashed()) and resets by the watchdog or a panic (counted at
+    boot by startup.py). A power cut, a deep-sleep wake or a reset the
+    firmware asked for (reset()) is no crash. The file is written only when
+    something changes, not on every boot."""
 
     def __init__(self, path=BOOT_PATH):
         self.path = path
-        self.unstable = 0
+        self.crashes = 0
         self.last_crash = None
+        self.safe_rounds = 0  # crash safe modes since the last stable run: each waits longer
+        self.planned = False  # the firmware reset the board itself
+        self.cause = None  # this boot's reset cause (see startup.count_reset)
         try:
             d = json.loads(fsutil.read_text(path))
-            self.unstable = int(d.get("unstable_boots", 0))
+            self.crashes = int(d.get("crashes", 0))
             self.last_crash = d.get("last_crash")
-        except (OSError, ValueError, AttributeError):
+            self.safe_rounds = int(d.get("safe_rounds", 0))
+            self.planned = d.get("planned") is True
+        except (OSError, ValueError, AttributeError, TypeError):
             pass  # first boot, or a file a power cut broke: start counting afresh
 
-    def _save(self):
+    def save(self):
         try:
-            fsutil.write_atomic(self.path, json.dumps({"unstable_boots": self.unstable, "last_crash": self.last_crash}))
+            fsutil.write_atomic(self.path, json.dumps({"crashes": self.crashes, "last_crash": self.last_crash,
+                                                       "safe_rounds": self.safe_rounds, "planned": self.planned}))
         except OSError as e:  # a full flash must not stop the boot: the count waits for room
             log.warning("health: %s not written: %s", self.path, e)
 
-    def begin(self):
-        """Count this boot as unstable until stable() says otherwise."""
-        self.unstable += 1
-        self._save()
-
     def stable(self):
-        self.unstable = 0
-        self._save()
+        """The gateway ran well (or a person took over): the next crash counts from 1."""
+        if self.crashes or self.safe_rounds or self.planned:
+            self.crashes = self.safe_rounds = 0
+            self.planned = False
+            self.save()
 
     def crashed(self, exc):
+        """An exception ended the gateway; the reset that follows is planned."""
+        self.crashes += 1
         self.last_crash = "%s: %s" % (type(exc).__name__, exc)
-        self._save()
+        self.planned = True
+        self.save()
+
+    def reset(self, board):
+        """Reset the board on purpose (not counted as a crash at the next boot)."""
+        if not self.planned:
+            self.planned = True
+            self.save()
+        hw.reset(board)
 
 
 class Health:
@@ -85,8 +104,9 @@ class Health:
         while True:
             self.check()
             self.sample_heap()
-            if self.boot is not None and self.boot.unstable and uptime_ms() >= STABLE_MS:
-                self.boot.stable()
+            boot = self.boot
+            if boot is not None and (boot.crashes or boot.safe_rounds) and uptime_ms() >= STABLE_MS:
+                boot.stable()
                 log.info("health: running stably, boot crash counter cleared")
             await asyncio.sleep(1)
 

@@ -1,7 +1,8 @@
 # Thin adapters for the hardware the application touches, chosen by the board
 # file (board.json on flash, a copy of boards/<name>.json): the M-Bus
-# transport, the watchdog and resets. Board-specific imports (machine) happen
-# only inside the adapters a board asks for, so the unix port never needs them.
+# transport, the watchdog and resets (their causes: startup.reset_cause).
+# Board-specific imports (machine) happen only inside the adapters a board
+# asks for, so the unix port never needs them.
 import sys
 
 RESTART_EXIT = 75  # unix port: "reboot me" to whoever started the process
@@ -20,11 +21,16 @@ def open_wdt(board, timeout_s):
 
 
 def reset(board):
-    """Reboot: a hard reset on a board, an exit code asking for a restart on unix."""
-    if is_unix(board):
+    """Reboot: a hard reset on a board, an exit code asking for a restart on
+    unix (also when the board file could not be read on the unix port)."""
+    if board is not None and is_unix(board):
         sys.exit(RESTART_EXIT)
-    import machine
-    machine.reset()
+    try:
+        import machine
+        machine.reset()
+    except (ImportError, AttributeError):
+        pass
+    sys.exit(RESTART_EXIT)
 
 
 def unique_id():

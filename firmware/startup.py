@@ -6,14 +6,16 @@ import json
 
 import compat
 import fsutil
-import health
 import log
 
 BOARD_PATH = "board.json"
 # Board file keys only the config check and the flashing tools read: not kept
 # in RAM while the gateway runs (a config request loads the file again).
-BOARD_CHECK_ONLY = ("description", "flash", "uarts", "safe_uart_pins", "reserved_pins", "input_only_pins", "defaults")
+BOARD_CHECK_ONLY = ("description", "flash", "uarts", "gpios", "safe_uart_pins", "reserved_pins", "input_only_pins",
+                    "defaults", "reset_cause")
 SAFE_FLAG = "safe_mode"  # an empty file: boot once into safe mode (deploy uses it)
+RESET_CAUSE_ENV = "MBUS_RESET_CAUSE"  # unix port: the reset cause, from whoever started the process
+SAFE_RETRY_MAX_S = 86400
 
 
 def load_board(path=BOARD_PATH):
@@ -30,6 +32,57 @@ def load_board(path=BOARD_PATH):
         if key not in board:
             raise ValueError("%s: missing key %s" % (path, key))
     return board
+
+
+def reset_cause(board):
+    """Why the board started: "power", "hard", "watchdog", "deepsleep",
+    "soft" or None (unknown). Board file "reset_cause": "machine" asks
+    machine.reset_cause() (ESP32: a panic and machine.reset() are both
+    HARD_RESET, a brownout is PWRON_RESET); "env" reads MBUS_RESET_CAUSE,
+    which tools/unix_board.py sets for each start of the unix port."""
+    kind = board.get("reset_cause")
+    if kind == "machine":
+        import machine
+        c = machine.reset_cause()
+        for name, cause in (("PWRON_RESET", "power"), ("HARD_RESET", "hard"), ("WDT_RESET", "watchdog"),
+                            ("DEEPSLEEP_RESET", "deepsleep"), ("SOFT_RESET", "soft")):
+            if c == getattr(machine, name, None):
+                return cause
+        return None
+    if kind == "env":
+        import os
+        return os.getenv(RESET_CAUSE_ENV) or "power"
+    return None
+
+
+def count_reset(boot, cause):
+    """Count this boot's reset cause: "watchdog", or "hard" that the
+    firmware did not ask for (on the ESP32 a panic reports HARD_RESET, like
+    machine.reset()), is a crash; "power", "deepsleep", "soft" and None
+    (unknown) are not."""
+    boot.cause = cause
+    crash = None
+    if cause == "watchdog":
+        crash = "watchdog reset"
+    elif cause == "hard" and not boot.planned:
+        crash = "hard reset the firmware did not ask for (a panic?)"
+    if crash is not None:
+        boot.crashes += 1
+        boot.last_crash = crash
+    if crash is not None or boot.planned:
+        boot.planned = False
+        boot.save()
+
+
+def crash_safe_mode(boot, retry_s):
+    """Crash safe mode begins: the next boot runs normally again; returns
+    the seconds to wait before it (doubling per round; 0: never)."""
+    boot.crashes = 0
+    boot.safe_rounds += 1
+    boot.save()
+    if retry_s <= 0:
+        return 0
+    return min(retry_s << min(boot.safe_rounds - 1, 16), SAFE_RETRY_MAX_S)
 
 
 def safe_mode_requested():
@@ -50,12 +103,21 @@ def _salvage(config, cfg, errors, board):
     return out
 
 
-def _load_extensions(names, config):
+def _load_extensions(names, config, tolerant):
+    """The extension modules, registered with config. tolerant (crash safe
+    mode): one that fails to load is logged and left out, so a broken
+    extension cannot keep the board from reaching safe mode."""
     mods = []
     for name in names:
-        mod = __import__(name)
-        if hasattr(mod, "register"):
-            mod.register(config)
+        try:
+            mod = __import__(name)
+            if hasattr(mod, "register"):
+                mod.register(config)
+        except Exception as e:
+            if not tolerant:
+                raise
+            log.error("SAFE MODE: extension %s not loaded: %s: %s", name, type(e).__name__, e)
+            continue
         mods.append(mod)
     return mods
 
@@ -67,30 +129,44 @@ def _forget_others(dispatch, names):
             fsutil.remove(dispatch.latest.pop(name))
 
 
-def prepare(gateway, extension_names):
-    """The gateway (an instance of class gateway) as boot leaves it."""
-    boot = health.BootState()
-    boot.begin()
-    board = load_board()  # no board file: nothing to run, the REPL is all there is
-    import config
-    extensions = _load_extensions(extension_names, config)
+def prepare(gateway, extension_names, boot):
+    """The gateway (an instance of class gateway) as boot leaves it, or None
+    when there is no usable board file (then only the REPL is left). boot
+    is the health.BootState; an exception from here is a crash (app.main)."""
     try:
-        cfg, raw, errors = config.load(board)
-    except MemoryError:  # a config too big to check: safe mode says so instead of a crash at every boot
-        import gc
-        cfg = raw = None
-        gc.collect()
-        errors = ["config.json does not fit the free heap to be checked (MemoryError): fewer meters or sinks"]
-    reason = None
-    if errors:
+        board = load_board()
+    except ValueError as e:
+        log.error("SAFE MODE: %s; only the REPL is available", e)
+        return None
+    count_reset(boot, reset_cause(board))
+    import config
+    raw, errors = config.read()
+    crash = None
+    if boot.crashes >= config.crash_limit(raw):
+        crash = "%d boots in a row crashed (last: %s)" % (boot.crashes, boot.last_crash)
+    extensions = _load_extensions(extension_names, config, crash is not None)
+    cfg = {}  # nothing valid when the file is missing or not JSON
+    if raw is not None:
+        try:
+            cfg, errors = config.validate(raw, board)
+        except MemoryError:  # a config too big to check: safe mode says so instead of a crash at every boot
+            import gc
+
+            cfg = raw = None
+            gc.collect()
+            errors = ["config.json does not fit the free heap to be checked (MemoryError): fewer meters or sinks"]
+    reason = crash
+    if reason is None and errors:
         reason = "config.json has %d problem(s)" % len(errors)
-    elif safe_mode_requested():
+    elif reason is None and safe_mode_requested():
         reason = "requested with the %s flag file" % SAFE_FLAG
-    elif boot.unstable - 1 >= cfg["health"]["max_boot_crashes"]:
-        reason = "%d boots in a row crashed (last: %s)" % (boot.unstable - 1, boot.last_crash)
+    retry_s = 0
     if reason is not None:
         cfg = _salvage(config, cfg, errors, board)
-        boot.stable()  # a person takes over from here: the next restart runs normally
+        if crash is None:
+            boot.stable()  # a person takes over from here: the next restart runs normally
+        else:
+            retry_s = crash_safe_mode(boot, cfg["health"]["safe_retry_s"])  # it retries a normal boot itself
     log.setup(cfg["log"]["level"], cfg["log"]["lines"])
     for s in config.secrets(raw):
         log.add_secret(s)
@@ -100,11 +176,17 @@ def prepare(gateway, extension_names):
         board.pop(key, None)
     gw = gateway(board, cfg, errors, boot, reason)
     gw.extensions = extensions
+    gw.retry_s = retry_s
     if reason is None:
         _forget_others(gw.dispatch, [m["name"] for m in cfg["meters"]])
     if reason is not None:
         log.error("SAFE MODE: %s", reason)
-        for e in errors:
-            log.error("config.json: %s", e)
-        log.error("SAFE MODE: fix config.json (REPL, mpremote or PUT /api/config), then restart")
+        for err in errors:
+            log.error("config.json: %s", err)
+        if crash is None:
+            log.error("SAFE MODE: fix config.json (REPL, mpremote or PUT /api/config), then restart")
+        else:
+            log.error("SAFE MODE: the last crash is boot.last_crash in /api/status; fix its cause, then restart")
+        if retry_s:
+            log.error("SAFE MODE: a normal boot is retried in %d s", retry_s)
     return gw

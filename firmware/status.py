@@ -18,14 +18,15 @@ def gateway(gw, version):
         "uptime_s": compat.uptime_ms() // 1000,
         "time": compat.iso_utc() if compat.clock_is_set() else None,
         "time_synced": bool(net and net.time_synced),
-        "safe_mode": None if gw.safe_reason is None else {"reason": gw.safe_reason, "errors": gw.config_errors},
+        "safe_mode": None if gw.safe_reason is None else {"reason": gw.safe_reason, "errors": gw.config_errors,
+                                                          "retry_in_s": _retry_in(gw)},
         "heap_free": free, "heap_alloc": alloc, "heap_free_low": gw.health.heap_low if gw.health else None,
         "flash_free": flash_free(), "flash_error": fsutil.last_error,
         "network": net.info() if net else {"kind": gw.cfg["network"]["kind"], "up": False},
         "bus": None, "meters": {}, "readings": gw.dispatch.count,
         "task_restarts": gw.restarts,
         "log": {"warnings": log.counts[2], "errors": log.counts[3]},
-        "boot": {"unstable_boots": gw.boot.unstable, "last_crash": gw.boot.last_crash},
+        "boot": {"reset_cause": gw.boot.cause, "crashes": gw.boot.crashes, "last_crash": gw.boot.last_crash},
     }
     sch = gw.scheduler
     if sch is not None and gw.bus is not None:
@@ -37,6 +38,13 @@ def gateway(gw, version):
     for name, fn in gw.status_parts.items():
         s[name] = fn()  # parts carry no secrets (the log masks them too)
     return s
+
+
+def _retry_in(gw):
+    """Seconds until crash safe mode tries a normal boot again, or None."""
+    if not gw.retry_s:
+        return None
+    return max(0, gw.retry_s - compat.uptime_ms() // 1000)
 
 
 def bus(b):

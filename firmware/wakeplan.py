@@ -102,19 +102,31 @@ def read_done(state, name, interval, now, ok):
     state["due"][name] = t
 
 
+def _retry_due(state):
+    """After failed forwardings: 1, 2, 4 ... (at most 64) wakes apart."""
+    n = state["fwd_fail"]
+    return not n or state["wakes"] - state["fwd_wake"] >= 1 << min(n - 1, 6)
+
+
 def forward_reason(state, power, now, tz_min, pending, capacity):
-    """Why this wake forwards (a short text), or None to save the energy."""
+    """Why this wake forwards (a short text), or None to save the energy.
+    The schedule (every n-th wake, or the daily slot) holds whatever
+    happened; a forwarding that failed is tried again on later wakes, 1, 2,
+    4 ... wakes apart, while readings wait (not only at the next slot)."""
     if state["wakes"] == 0:
         return "first boot"
-    if pending and pending * 4 >= capacity * 3 and state["wakes"] - state["fwd_wake"] >= 1 << min(state["fwd_fail"], 6):
+    if pending and pending * 4 >= capacity * 3 and _retry_due(state):
         return "outbox 3/4 full"
     at = power["forward_at"]
     if at:
-        slot = last_slot(now, parse_at(at), tz_min)
-        return "daily at %s" % at if state["fwd_ms"] is None or state["fwd_ms"] < slot else None
-    n = power["forward_every"]
-    if state["wakes"] - state["fwd_wake"] >= n:
-        return "every wake" if n == 1 else "every %d wakes" % n
+        if state["fwd_ms"] is None or state["fwd_ms"] < last_slot(now, parse_at(at), tz_min):
+            return "daily at %s" % at
+    else:
+        n = power["forward_every"]
+        if state["wakes"] - state["fwd_wake"] >= n:
+            return "every wake" if n == 1 else "every %d wakes" % n
+    if pending and state["fwd_fail"] and _retry_due(state):
+        return "retry after %d failed" % state["fwd_fail"]
     return None
 
 

@@ -38,6 +38,16 @@ def flash_dir(tmp_path, config=None, board="unix-sim", files=None):
     return flash
 
 
+def replace_module(flash, name, source):
+    """Put source in place of the staged module name (e.g. an extension that
+    crashes, for a test): name.py on the board's flash, its .mpy removed."""
+    mpy = os.path.join(flash, name + ".mpy")
+    if os.path.exists(mpy):
+        os.remove(mpy)
+    with open(os.path.join(flash, name + ".py"), "w") as f:
+        f.write(source)
+
+
 def boot(flash, heap="112wK"):
     return UnixBoard(flash, heap=heap).start()
 

@@ -3,7 +3,9 @@ process exit with the time to sleep, and tools/unix_board.py starts the
 firmware again after it with the same flash directory (firmware/deepsleep.py).
 A series of wake cycles: each reads the meters that are due, sleeps until
 the next one, forwards on every n-th wake or once a day, keeps its state,
-and a dead broker never keeps it awake past its bound."""
+a dead broker never keeps it awake past its bound, a failed forwarding is
+tried again on the next wakes (not at the next slot), and a stall limit the
+watchdog would trip in the middle of a wake is refused."""
 import datetime
 import json
 import os
@@ -12,7 +14,7 @@ import socket
 import time
 
 from fw_e2e import delivered, http_sink, meters, mqtt_sink, simulator
-from fw_helpers import flash_dir
+from fw_helpers import flash_dir, free_port
 from fwd_servers import Mosquitto, Receiver, Subscriber
 from unix_board import SLEEP_EXIT, UnixBoard
 
@@ -169,3 +171,49 @@ def test_a_dead_broker_does_not_keep_the_board_awake(tmp_path, corpus):
             sub.stop()
         broker.stop()
         sim.stop()
+
+
+def test_a_failed_forwarding_is_retried_on_later_wakes_not_at_the_next_slot(tmp_path, corpus):
+    # forward_every 50: before, a failed forwarding waited 50 wakes for the next try
+    sim = simulator(tmp_path, ["heat"])
+    port = free_port()  # the HTTP server is not there yet
+    b = rx = None
+    try:
+        sink = http_sink("http://127.0.0.1:%d/readings" % port)
+        b, _flash = run_board(tmp_path, sim, meters(["heat"]), [sink], battery(forward_every=50), 1)
+        b.wait_for(r"battery: forwarding \(retry after 1 failed\)", 20)
+        b.wait_for("forwarding gave up", 20, b.boot_lines[1])
+        rx = Receiver(port=port).__enter__()  # the network is back
+        deadline = time.monotonic() + 30
+        while not any(w.forwarded for w in wakes_of(b)):
+            assert time.monotonic() < deadline, "\n".join(b.lines[-30:])
+            time.sleep(0.1)
+        b.stop()
+        ws = wakes_of(b)
+        tried = [(w.number, w.forward) for w in ws if w.forward]
+        # the cold boot and wake 1 fail, wake 2 waits (1, 2, 4 ... wakes apart), wake 3 delivers
+        assert tried == [(0, "first boot"), (1, "retry after 1 failed"), (3, "retry after 2 failed")], tried
+        assert [w.gave_up for w in ws[:2]] == [True, True] and ws[3].forwarded
+        read = [s for w in ws[:4] for _n, s in w.reads]
+        got = delivered([body for _h, body in rx.accepted], [])
+        assert sorted(got) == read
+    finally:
+        if b:
+            b.stop()
+        if rx:
+            rx.__exit__()
+        sim.stop()
+
+
+def test_a_stall_limit_within_the_wake_bound_is_refused(tmp_path):
+    # health.stall_s under awake_max_s: the watchdog would reset the board in
+    # the middle of a long wake (a wake makes scheduler progress only per read)
+    cfg = {"name": "gw-bat", "bus": {"port": 9}, "meters": meters(["heat"]), "sinks": [http_sink("http://127.0.0.1:9/")],
+           "power": battery(awake_max_s=120, forward_s=30), "health": {"stall_s": 120}, "api": {"port": free_port()}}
+    b = UnixBoard(flash_dir(tmp_path, cfg), heap=HEAP).start()
+    try:
+        b.wait_for("SAFE MODE: config.json has 1 problem", 15)
+        b.wait_for("config.json: health.stall_s: must be more than power.awake_max_s \\(120\\) in battery mode, "
+                   "or the watchdog resets the board in the middle of a wake", 5)
+    finally:
+        b.stop()

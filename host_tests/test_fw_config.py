@@ -52,6 +52,41 @@ def test_every_board_file_is_complete_and_usable(name):
     assert errors_of(raw, b) == []
     for pins in b["safe_uart_pins"]:  # the advertised safe pins pass the pin checks
         assert errors_of(dict(raw, bus={"tx": pins["tx"], "rx": pins["rx"]}), b) == []
+    # the pin lists describe this board's GPIOs: every reserved, input-only or
+    # advertised pin is one of them
+    gpios = b["gpios"]
+    assert gpios == sorted(set(gpios))
+    named = [int(p) for p in b["reserved_pins"]] + b["input_only_pins"]
+    named += [p[k] for p in b["safe_uart_pins"] for k in ("tx", "rx")]
+    bus = b["defaults"]["bus"]
+    named += [bus[k] for k in ("tx", "rx") if k in bus]
+    assert set(named) <= set(gpios), sorted(set(named) - set(gpios))
+    assert b["reset_cause"] in ("machine", "env")
+
+
+@pytest.mark.parametrize("name, pins, expected", [
+    # ESP32-WROOM-32 has no GPIO 20, 24, 28-31, 37, 38 on its pins
+    ("esp32-devkitc", {"tx": 20}, "bus.tx: esp32-devkitc has no GPIO 20 (its GPIOs: 0-19, 21-23, 25-27, 32-36, 39)"),
+    ("esp32-devkitc", {"rx": 37}, "bus.rx: esp32-devkitc has no GPIO 37"),
+    ("esp32-devkitc", {"tx": 48}, "bus.tx: esp32-devkitc has no GPIO 48"),
+    ("esp32-devkitc", {"rx": 9}, "bus.rx: GPIO 9 is wired to the SPI flash on esp32-devkitc"),
+    ("esp32-devkitc", {"tx": 39, "rx": 16}, "bus.tx: GPIO 39 can only be an input"),
+    ("esp32-devkitc", {"tx": 17, "rx": 17}, "bus.rx: must be another GPIO than bus.tx (both are GPIO 17)"),
+    ("esp32-devkitc", {"tx": 49}, "bus.tx: must be a GPIO number from 0 to 48, got 49"),
+    ("esp32-devkitc", {"tx": "17"}, 'bus.tx: must be a GPIO number from 0 to 48, got "17"'),
+    ("esp32-devkitc", {"rx": True}, "bus.rx: must be a GPIO number from 0 to 48, got true"),
+    # ESP32-C3: GPIO 0-21, of which 12-17 go to the SPI flash
+    ("esp32-c3-devkitm-1", {"tx": 22}, "bus.tx: esp32-c3-devkitm-1 has no GPIO 22 (its GPIOs: 0-21)"),
+    ("esp32-c3-devkitm-1", {"tx": 6, "rx": 14}, "bus.rx: GPIO 14 is wired to the SPI flash on esp32-c3-devkitm-1"),
+    ("esp32-c3-devkitm-1", {"tx": 5, "rx": 5}, "bus.rx: must be another GPIO than bus.tx (both are GPIO 5)"),
+    ("olimex-esp32-poe", {"tx": 36}, "bus.tx: GPIO 36 can only be an input"),
+    ("olimex-esp32-poe", {"tx": 4, "rx": 23}, "bus.rx: GPIO 23 is Ethernet MDC on olimex-esp32-poe"),
+])
+def test_bus_pins_are_checked_against_the_board(name, pins, expected):
+    b = board(name)
+    raw = {"network": {"ssid": "x"}} if b["defaults"]["network"]["kind"] == "wifi" else {}
+    errors = errors_of(dict(raw, bus=pins), b)
+    assert len(errors) == 1 and errors[0].startswith(expected), errors
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -71,7 +106,7 @@ def test_every_board_file_is_complete_and_usable(name):
     ({"bus": {"baudrate": 2401}}, "bus.baudrate: must be one of 300, 600, 1200, 2400"),
     ({"bus": {"uart": 0}}, "bus.uart: board esp32-devkitc has UART 1 or 2 for the bus, got 0"),
     ({"bus": {"tx": 6}}, "bus.tx: GPIO 6 is wired to the SPI flash on esp32-devkitc"),
-    ({"bus": {"tx": 34, "rx": 35}}, "bus.tx: GPIO 34 can only be an input"),
+    ({"bus": {"tx": 34, "rx": 35}}, "bus.tx: GPIO 34 can only be an input, it cannot drive the converter's TXD"),
     ({"bus": {"kind": "tcp"}}, "bus.port: missing (needed when bus.kind is \"tcp\")"),
     ({"network": {"kind": "ethernet", "ssid": "x"}}, "network.kind: board esp32-devkitc offers wifi, not \"ethernet\""),
     ({"network": {"password": "x"}}, "network.ssid: missing (needed when network.kind is \"wifi\")"),

@@ -4,7 +4,8 @@ keeps its rules (token for changes, no secrets, size limits, clear 4xx)."""
 import json
 import os
 
-from fw_helpers import TOKEN, boot, flash_dir, free_port, http
+from fw_helpers import TOKEN, boot, flash_dir, free_port, http, replace_module
+from unix_board import UnixBoard
 
 
 def api_config(port, **extra):
@@ -53,17 +54,26 @@ def test_config_that_is_not_json_gives_safe_mode_read_only(tmp_path):
 
 
 def test_repeated_boot_crashes_give_safe_mode(tmp_path):
+    # a real crash on every boot: an extension whose start() raises ends the
+    # gateway (app.main records it and resets the board, exit code 75 here)
     port = free_port()
-    state = json.dumps({"unstable_boots": 3, "last_crash": "OSError: [Errno 5] EIO"})
-    flash = flash_dir(tmp_path, api_config(port), files={"boot_state.json": state})
-    b = boot(flash)
+    flash = flash_dir(tmp_path, api_config(port, health={"safe_retry_s": 0}))
+    replace_module(flash, "battery", "def start(gw):\n    raise OSError(5)\n")
+    b = UnixBoard(flash, reboot=True).start()
     try:
-        b.wait_for("api: listening")
+        b.wait_for("SAFE MODE: 3 boots in a row crashed", timeout=60)
+        b.wait_for("api: listening", start=b.boot_lines[-1])
+        assert b.boots == 4 and [r["rc"] for r in b.runs] == [75, 75, 75]
+        for i in range(3):
+            run = b.lines[b.boot_lines[i]:b.boot_lines[i + 1]]
+            assert any("gateway crashed: OSError: [Errno 5] EIO" in x for x in run), run
         assert any("SAFE MODE: 3 boots in a row crashed (last: OSError: [Errno 5] EIO)" in x for x in b.lines)
         status, s = http(port, "GET", "/api/status")
-        assert s["safe_mode"]["reason"].startswith("3 boots in a row crashed")
+        assert s["safe_mode"]["reason"].startswith("3 boots in a row crashed") and s["bus"] is None
+        assert s["safe_mode"]["retry_in_s"] is None  # safe_retry_s 0: it stays until a person restarts it
         # safe mode hands over to a person: the next restart runs normally
-        assert json.load(open(os.path.join(flash, "boot_state.json")))["unstable_boots"] == 0
+        state = json.load(open(os.path.join(flash, "boot_state.json")))
+        assert state["crashes"] == 0 and state["safe_rounds"] == 1
     finally:
         b.stop()
         print("\n".join(b.lines))
@@ -119,7 +129,6 @@ def test_api_refuses_changes_without_the_token_and_keeps_secrets(tmp_path):
 def test_restart_through_the_api_boots_the_new_config(tmp_path):
     port = free_port()
     flash = flash_dir(tmp_path, api_config(port, meters=[{"name": "heat", "address": 300}]))
-    from unix_board import UnixBoard
     b = UnixBoard(flash, reboot=True).start()
     try:
         b.wait_for("api: listening")
@@ -131,6 +140,8 @@ def test_restart_through_the_api_boots_the_new_config(tmp_path):
         assert b.boots == 2
         status, s = http(port, "GET", "/api/status")
         assert s["safe_mode"] is None
+        # a reset the firmware asked for is no crash
+        assert s["boot"] == {"reset_cause": "hard", "crashes": 0, "last_crash": None}
     finally:
         b.stop()
         print("\n".join(b.lines))

@@ -82,7 +82,58 @@ def test_a_nearly_full_outbox_forwards_early_with_backoff_while_it_fails():
         if wakeplan.forward_reason(st, power(forward_every=100), T0, 0, 180, 200):
             forwarded.append(wake)
             wakeplan.forward_done(st, T0, False)  # the network is down
-    assert forwarded == [1, 3, 7]  # 1, 2, 4 wakes apart
+    assert forwarded == [1, 2, 4, 8]  # 1, 2, 4 wakes apart
+
+
+def test_a_failed_nth_wake_forwarding_is_retried_on_later_wakes_with_backoff():
+    st = wakeplan.fresh()
+    wakeplan.forward_done(st, T0, True)
+    p = power(forward_every=10)
+    got = {}
+    network_up_at = 19
+    for wake in range(1, 36):
+        st["wakes"] = wake
+        r = wakeplan.forward_reason(st, p, T0, 0, 5, 200)
+        if r:
+            got[wake] = r
+            wakeplan.forward_done(st, T0, False)  # counted as tried first, as wake.py does
+            if wake >= network_up_at:
+                wakeplan.forward_done(st, T0, True)
+    # wake 10 fails; retries 1, 2, 4, 8 wakes apart (never more than the schedule's
+    # 10); the first after the network is back succeeds and the schedule goes on
+    assert got == {10: "every 10 wakes", 11: "retry after 1 failed", 13: "retry after 2 failed",
+                   17: "retry after 3 failed", 25: "retry after 4 failed", 35: "every 10 wakes"}, got
+    # nothing waiting: nothing to retry
+    st = wakeplan.fresh()
+    st["wakes"] = 5
+    wakeplan.forward_done(st, T0, False)
+    st["wakes"] = 6
+    assert wakeplan.forward_reason(st, p, T0, 0, 0, 200) is None
+    assert wakeplan.forward_reason(st, p, T0, 0, 1, 200) == "retry after 1 failed"
+
+
+def test_a_failed_daily_forwarding_is_retried_the_same_day():
+    st = wakeplan.fresh()
+    p = power(forward_at="12:00")
+    wakeplan.forward_done(st, T0, True)  # 10:00 UTC, the first boot
+    noon = T0 + 2 * 3600000
+    st["wakes"] = 8
+    assert wakeplan.forward_reason(st, p, noon, 0, 4, 200) == "daily at 12:00"
+    wakeplan.forward_done(st, noon, False)  # the network is down at noon
+    got = []
+    for wake in range(9, 16):  # a wake every 15 minutes
+        st["wakes"] = wake
+        now = noon + (wake - 8) * 900000
+        r = wakeplan.forward_reason(st, p, now, 0, 4 + wake, 200)
+        got.append(r)
+        if r:
+            wakeplan.forward_done(st, now, wake >= 14)  # the network is back from wake 14 on
+    assert got == ["retry after 1 failed", None, "retry after 2 failed", None, None, None, "retry after 3 failed"]
+    assert st["fwd_fail"] == 0
+    # done for today once it went through; tomorrow's slot as usual
+    st["wakes"] = 20
+    assert wakeplan.forward_reason(st, p, noon + 8 * 3600000, 0, 3, 200) is None
+    assert wakeplan.forward_reason(st, p, noon + DAY, 0, 3, 200) == "daily at 12:00"
 
 
 def test_daily_forwarding_at_a_local_time():

@@ -19,7 +19,8 @@ import mbus  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus", "libmbus"))
+    ap.add_argument("--corpus", default=os.environ.get("MBUS_CORPUS") or os.path.join(ROOT, "..", "shared", "corpus",
+                                                                                       "libmbus"))
     ap.add_argument("--all", action="store_true", help="also the error and unsupported frames")
     ap.add_argument("--pretty", action="store_true", help="indent the JSON")
     a = ap.parse_args()

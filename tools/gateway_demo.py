@@ -5,6 +5,9 @@ gas by secondary address, electricity), stages the firmware for
 boards/unix-sim into build/demo-flash, and runs it with the ESP32's heap
 (-X heapsize=112wK). Every reading is printed as one JSON line; the API and
 status page are on http://127.0.0.1:8080/. Ctrl-C stops everything.
+
+The corpus: --corpus, else $MBUS_CORPUS, else ../shared/corpus/libmbus
+beside the clone (`make demo CORPUS=...` passes --corpus).
 """
 import argparse
 import json
@@ -28,14 +31,16 @@ METERS = (  # name, primary address, corpus frame, address the gateway uses, int
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus", "libmbus"))
+    ap.add_argument("--corpus", default=os.environ.get("MBUS_CORPUS") or os.path.join(ROOT, "..", "shared", "corpus",
+                                                                                       "libmbus"))
     ap.add_argument("--heap", default="112wK", help="MicroPython heap (112wK: an ESP32 without PSRAM)")
     ap.add_argument("--api-port", type=int, default=8080)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="where demo-flash/ and demo-bus.json go")
     a = ap.parse_args()
     corpus = os.path.abspath(a.corpus)
     if not os.path.isdir(os.path.join(corpus, "test-frames")):
-        raise SystemExit("corpus not found at %s (give --corpus or CORPUS=...)" % corpus)
-    build = os.path.join(ROOT, "build")
+        raise SystemExit("corpus not found at %s (give --corpus, CORPUS=... to make, or MBUS_CORPUS=...)" % corpus)
+    build = a.build
     os.makedirs(build, exist_ok=True)
     bus_file = os.path.join(build, "demo-bus.json")
     with open(bus_file, "w") as f:

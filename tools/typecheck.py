@@ -1,11 +1,16 @@
-"""Type-check firmware/ against the MicroPython ESP32 stubs with mypy.
+"""Type-check the board's code against the MicroPython ESP32 stubs with mypy.
 
     python tools/typecheck.py [files...]
 
+Default: firmware/ (with sinks/) and the modules of lib/mbus that talk to
+the board's own modules (BOARD_LIB: machine.UART and select in uart.py,
+socket in tcp.py, time's ticks in clock.py, asyncio in aio.py).
 micropython-esp32-stubs (machine, network, time with ticks_ms, ...) and
 micropython-stdlib-stubs are merged into one typeshed in build/typeshed, so
 mypy sees the board's modules, not CPython's. A wrong machine.UART,
-network.WLAN or machine.WDT call is an error. Exit code: mypy's.
+network.WLAN or machine.WDT call is an error. Where a stub lacks what the
+port has, the line carries `# type: ignore[<code>]` and a comment saying
+why. Exit code: mypy's.
 """
 import os
 import shutil
@@ -15,6 +20,7 @@ import sysconfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUB_DIST = "micropython_esp32_stubs"
+BOARD_LIB = ("aio.py", "clock.py", "tcp.py", "uart.py")  # lib/mbus modules using the port's own modules
 
 
 def site_packages():
@@ -52,14 +58,20 @@ def build_typeshed(out=os.path.join(ROOT, "build", "typeshed")):
     return out
 
 
+def default_files():
+    """firmware/*.py, firmware/sinks/*.py and lib/mbus's BOARD_LIB, sorted."""
+    fw = os.path.join(ROOT, "firmware")
+    files = [os.path.join(fw, f) for f in os.listdir(fw) if f.endswith(".py")]
+    files += [os.path.join(fw, "sinks", f) for f in os.listdir(os.path.join(fw, "sinks")) if f.endswith(".py")]
+    files += [os.path.join(ROOT, "lib", "mbus", f) for f in BOARD_LIB]
+    return sorted(files)
+
+
 def check(files=None):
-    """mypy over files (default: firmware/*.py and firmware/sinks/*.py)."""
+    """mypy over files (default: default_files())."""
     typeshed = build_typeshed()
     fw = os.path.join(ROOT, "firmware")
-    if not files:
-        files = [os.path.join(fw, f) for f in os.listdir(fw) if f.endswith(".py")]
-        files += [os.path.join(fw, "sinks", f) for f in os.listdir(os.path.join(fw, "sinks")) if f.endswith(".py")]
-        files.sort()
+    files = files or default_files()
     # var-annotated: the firmware carries no annotations (they cost bytes on the board)
     cmd = [sys.executable, "-m", "mypy", "--custom-typeshed-dir", typeshed, "--check-untyped-defs",
            "--disable-error-code", "var-annotated",

@@ -6,6 +6,13 @@ with reboot=True the board is started again, like a board after a reset.
 Exit code 76 after a console line "DEEPSLEEP <ms>" is deep sleep (battery
 mode, firmware/deepsleep.py): with wake=True the board is started again
 after that many milliseconds, with the same flash directory.
+
+The unix port has no reset cause of its own: each start gets one in the
+environment (MBUS_RESET_CAUSE, read by firmware/hw.py as an ESP32 reads
+machine.reset_cause()): "power" for start() (also after kill(), a power
+cut), "hard" after exit code 75 (machine.reset() on a board), "deepsleep"
+after a deep sleep, and "watchdog" for watchdog_reset(), which kills the
+process as a board's watchdog would reset the chip.
 """
 import json
 import os
@@ -46,8 +53,8 @@ class UnixBoard:
         self.cond = threading.Condition()
         self.thread = None
 
-    def _spawn(self):
-        env = dict(os.environ, MICROPYPATH=":.frozen:lib")
+    def _spawn(self, cause):
+        env = dict(os.environ, MICROPYPATH=":.frozen:lib", MBUS_RESET_CAUSE=cause)
         self.boots += 1
         self.boot_lines.append(len(self.lines))
         self._t0 = time.monotonic()
@@ -76,21 +83,23 @@ class UnixBoard:
                 self.cond.notify_all()
             if self.reboot and rc == RESET_EXIT and not self.stopping:
                 time.sleep(0.2)
-                self.proc = self._spawn()
+                self.proc = self._spawn("hard")
                 continue
             if self.wake and rc == SLEEP_EXIT and run["sleep_ms"] is not None and not self.stopping:
                 self.asleep.set()
                 self._stop.wait(run["sleep_ms"] / 1000)  # the RTC timer; stop() cuts it short
                 self.asleep.clear()
                 if not self.stopping:
-                    self.proc = self._spawn()
+                    self.proc = self._spawn("deepsleep")
                     continue
             with self.cond:
                 self.cond.notify_all()
             return
 
-    def start(self):
-        self.proc = self._spawn()
+    def start(self, cause="power"):
+        self._stop.clear()
+        self.stopping = False
+        self.proc = self._spawn(cause)
         self.thread = threading.Thread(target=self._pump, daemon=True)
         self.thread.start()
         return self
@@ -130,6 +139,12 @@ class UnixBoard:
         if self.thread:
             self.thread.join(5)
         self.stopping = False
+
+    def watchdog_reset(self):
+        """The watchdog fires: the process ends at once and the board starts
+        again with the reset cause "watchdog"."""
+        self.kill()
+        return self.start("watchdog")
 
     def stop(self, timeout=10):
         """Ctrl-C (KeyboardInterrupt) first, then SIGKILL; returns the exit code."""

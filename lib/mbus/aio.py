@@ -4,8 +4,8 @@ import asyncio
 
 try:
     from micropython import const
-except ImportError:
-    def const(x):
+except ImportError:  # CPython
+    def const(x):  # type: ignore[misc]
         return x
 
 POLL_MS = const(2)  # how often a waiting read looks (the UART or socket buffers meanwhile)

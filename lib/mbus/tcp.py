@@ -69,14 +69,15 @@ class AsyncTcpTransport(TcpConnection):
         return self._got(None if n is None else bytes(memoryview(self._buf)[:n]))
 
     def _ready(self):
-        for _ in self._poller.ipoll(0):  # ipoll: no allocation
+        for _ in self._poller.ipoll(0):  # type: ignore[union-attr]  # ipoll: no allocation; set whenever this runs
             return True
         return False
 
     def _readable(self):
         import asyncio
 
-        return asyncio.get_running_loop().sock_recv(self.sock, CHUNK)
+        # CPython only (MicroPython polls, _ready), hence missing from the stubs
+        return asyncio.get_running_loop().sock_recv(self.sock, CHUNK)  # type: ignore[attr-defined]
 
     async def write(self, data):
         from mbus.aio import sleep_ms

@@ -56,8 +56,10 @@ class AsyncUartTransport(UartTransport):
         self._stream = asyncio.StreamReader(self.uart)
 
     async def write(self, data):
-        self._stream.write(data)
-        await self._stream.drain()
+        # MicroPython's asyncio.StreamReader is its Stream class, with write()
+        # and drain(); micropython-esp32-stubs declare only the reading half
+        self._stream.write(data)  # type: ignore[attr-defined]
+        await self._stream.drain()  # type: ignore[attr-defined]
 
     async def read(self, timeout_ms):
         from mbus.aio import poll_within

@@ -1,0 +1,94 @@
+"""firmware/scheduler.py on the MicroPython unix port (ESP32 heap): a meter
+that keeps failing is retried 5, 10, 20 ... s later, doubling up to 320 s and
+never later than its interval; a reading made while the wall clock is not
+set (no NTP yet) says time null, time_synced false, and carries uptime_s."""
+import json
+
+from conftest import run_micropython
+
+BACKOFF = r"""
+import asyncio, json, log, readings, scheduler
+from mbus.errors import NoReplyError
+from time import ticks_diff, ticks_ms
+
+class DeadBus:
+    async def read(self, address, multi=True, max_frames=16):
+        raise NoReplyError("no reply from %s" % address)
+
+class Net:
+    time_synced = True
+
+sch = scheduler.Scheduler(DeadBus(), [{"name": "slow", "address": 5, "interval_s": 3600, "multi": True,
+                                        "max_frames": 16, "enabled": True},
+                                       {"name": "fast", "address": 6, "interval_s": 60, "multi": True,
+                                        "max_frames": 16, "enabled": True}], readings.Dispatch(echo=False), Net())
+
+async def main():
+    out = {}
+    for m in sch.meters:
+        waits = []
+        for _ in range(9):
+            try:
+                await sch.poll(m)
+            except NoReplyError:
+                pass
+            waits.append(round(ticks_diff(m.due, ticks_ms()) / 1000))
+        out[m.name] = {"waits": waits, "failing": m.failing, "errors": m.errors, "ok": m.ok,
+                       "last_error": m.failed[2]}
+    return out
+
+out = asyncio.run(main())
+print(json.dumps({"meters": out, "errors": sch.errors, "lines": log.lines()}))
+"""
+
+NO_CLOCK = r"""
+import asyncio, json, readings, scheduler, status
+
+class Bus:
+    async def read(self, address, multi=True, max_frames=16):
+        return {"telegram": {"frame": {"a": address}, "header": {"secondary_address": "12345678B4097204"},
+                             "records": []},
+                "frames": [bytes([0x68, 0x03, 0x03, 0x68, 0x08, address, 0x72, 0x7A, 0x16])]}
+
+class Net:
+    time_synced = True  # NTP said yes once, but the clock is not set (e.g. a board that just lost power)
+
+# the clock as a board has it before NTP: 2000-01-01
+readings.clock_is_set = lambda: False
+scheduler.clock_is_set = lambda: False
+d = readings.Dispatch(echo=False)
+sch = scheduler.Scheduler(Bus(), [{"name": "heat", "address": 7, "interval_s": 60, "multi": True,
+                                   "max_frames": 16, "enabled": True}], d, Net())
+r = asyncio.run(sch.poll(sch.meters[0]))
+with open(d.latest["heat"]) as f:
+    stored = json.load(f)
+print(json.dumps({"reading": r, "stored": stored, "meter": status.meter(sch.meters[0])}))
+"""
+
+
+def run(tmp_path, code):
+    r = run_micropython(["-c", code], heap="112wK", cwd=str(tmp_path), timeout=60)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+
+def test_a_failing_meter_backs_off_doubling_up_to_its_cap_and_never_past_its_interval(tmp_path):
+    got = run(tmp_path, BACKOFF)
+    slow, fast = got["meters"]["slow"], got["meters"]["fast"]
+    assert slow["waits"] == [5, 10, 20, 40, 80, 160, 320, 320, 320]  # 5 s << 6 at most
+    assert fast["waits"] == [5, 10, 20, 40, 60, 60, 60, 60, 60]  # the 60 s interval caps it
+    assert slow["failing"] == slow["errors"] == 9 and slow["ok"] == 0 and got["errors"] == 18
+    assert slow["last_error"] == "NoReplyError: no reply from 5"
+    text = "\n".join(got["lines"])
+    assert "WARNING meter slow: read failed (7 in a row): NoReplyError: no reply from 5; next try in 320 s" in text
+    assert "unexpected error" not in text  # a bus error is no bug: no traceback
+
+
+def test_a_reading_made_before_the_clock_is_set(tmp_path):
+    got = run(tmp_path, NO_CLOCK)
+    r = got["reading"]
+    assert r["time"] is None and r["time_synced"] is False
+    assert isinstance(r["uptime_s"], int) and r["uptime_s"] >= 0
+    assert r["meter"] == "heat" and r["primary_address"] == 7 and r["raw"] == ["680303680807727A16"]
+    assert got["stored"] == r  # what the API serves from latest/heat.json
+    assert got["meter"]["last_ok"] == {"time": None, "uptime_s": r["uptime_s"]}
