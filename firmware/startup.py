@@ -152,7 +152,7 @@ def prepare(gateway, extension_names, boot):
         except MemoryError:  # a config too big to check: safe mode says so instead of a crash at every boot
             import gc
 
-            cfg = raw = None
+            cfg, raw = {}, None
             gc.collect()
             errors = ["config.json does not fit the free heap to be checked (MemoryError): fewer meters or sinks"]
     reason = crash

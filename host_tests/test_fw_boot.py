@@ -40,7 +40,7 @@ def test_power_cuts_a_few_seconds_after_boot_are_not_crashes(tmp_path, corpus):
             b.start()
             first = b.boot_lines[-1]
             b.wait_for("api: listening", 15, first)
-            b.wait_for('"meter": "heat"', 15, first)
+            b.wait_for('"meter":"heat"', 15, first)
             assert not [x for x in b.lines[first:] if "SAFE MODE" in x], b.lines[first:]
             status, s = http(port, "GET", "/api/status")
             assert s["safe_mode"] is None and s["boot"] == {"reset_cause": "power", "crashes": 0, "last_crash": None}
@@ -74,7 +74,7 @@ def test_watchdog_resets_count_as_crashes_and_safe_mode_retries_a_normal_boot(tm
         assert s["boot"]["reset_cause"] == "watchdog" and 0 <= s["safe_mode"]["retry_in_s"] <= 3
         # no person came: after 3 s it boots normally again (a reset it asked for: no crash)
         b.wait_for("SAFE MODE: retrying a normal boot now", 10, b.boot_lines[3])
-        b.wait_for('"meter": "heat"', 15, b.boot_lines[3])
+        b.wait_for('"meter":"heat"', 15, b.boot_lines[3])
         assert b.boots == 5 and b.runs[-1]["rc"] == 75
         status, s = http(port, "GET", "/api/status")
         assert s["safe_mode"] is None and s["boot"]["reset_cause"] == "hard" and s["boot"]["crashes"] == 0
