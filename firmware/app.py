@@ -134,6 +134,7 @@ def main():
             return  # no board file: the REPL is all there is
         asyncio.run(gw.run())
     except KeyboardInterrupt:
+        compat.unlock_heap()
         log.info("stopped from the console")  # on a board: the REPL follows
     except Exception as e:
         # at boot (a MemoryError, an extension that does not import) or

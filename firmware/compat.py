@@ -38,6 +38,15 @@ def unload(*names):
     gc.collect()
 
 
+def unlock_heap():
+    """After Ctrl-C: the unix port raises KeyboardInterrupt at once, also from
+    inside a garbage collection, which then leaves the heap locked (every
+    allocation fails with "heap is locked"). A whole collection ends with
+    the heap unlocked again; on a board (Ctrl-C comes between bytecodes)
+    it is only a collection."""
+    gc.collect()
+
+
 def heap():
     """(free, allocated) bytes of the MicroPython heap; (None, None) on CPython."""
     if hasattr(gc, "mem_free"):
