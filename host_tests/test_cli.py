@@ -167,6 +167,18 @@ def test_xml_through_the_command_line(corpus):
     assert ok(run("decode", "--format", "xml", name + ".hex")) == want
 
 
+def test_xml_reads_long_binary_lvars_with_the_standards_lengths():
+    from mbus.cli.libmbus_xml import frames_xml
+
+    header = bytes.fromhex("78563412" "2D2C" "01" "04" "2A" "00" "0000")
+    for lvar, size in ((0xF4, 32), (0xF5, 48), (0xF6, 64)):
+        data = bytes([0x0D, 0xFD, 0x16, lvar]) + bytes(size - 1) + b"\x07" + bytes.fromhex("01 13 05")
+        xml = frames_xml([mbus.frame.long_frame(0x08, 0x01, 0x72, header + data)])
+        # The record after the LVAR is found where it is: a 1-byte volume.
+        assert xml.count("<DataRecord") == 2 and "<Value>5</Value>" in xml, hex(lvar)
+        assert "<Value>07 " + "00 " * (size - 2) + "00</Value>" in xml
+
+
 def test_xml_refuses_what_libmbus_refuses(corpus):
     r = run("decode", "-f", "xml", os.path.join(corpus, "error-frames", "premature_end_of_data1.hex"))
     assert r.returncode == 1 and "Premature end of record at data." in r.stderr
