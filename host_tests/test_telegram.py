@@ -369,9 +369,10 @@ def test_lvar(records, value):
     assert rec["value"] == value
 
 
-@pytest.mark.parametrize("lvar", ["F7", "F8", "FA", "FB", "FF"])
+@pytest.mark.parametrize("lvar", ["CA", "DF", "F7", "F8", "FA", "FB", "FF"])
 def test_reserved_lvar_is_unsupported(lvar):
-    # EN 13757-3:2013/2018: F7h-FFh are reserved (F5h and F6h have lengths of their own).
+    # EN 13757-3:2013/2018: F7h-FFh are reserved (F5h and F6h have lengths of their own), as are
+    # the BCD lengths past 9 bytes.
     with pytest.raises(UnsupportedError, match="LVAR 0x%s is reserved" % lvar) as e:
         decode("0D FD 11 %s" % lvar + " 00" * 60)
     assert e.value.offset == 7 + 12 + 3

@@ -229,7 +229,7 @@ def records(mv, i, end, big, tg):
             elif lv == 0xF5 or lv == 0xF6:
                 size = 48 if lv == 0xF5 else 64  # binary number
             else:
-                raise UnsupportedError("LVAR 0x%02X is reserved (EN 13757-3: F7h-FFh)" % lv, i)
+                raise UnsupportedError("LVAR 0x%02X is reserved (EN 13757-3)" % lv, i)
             i += 1
         else:
             size = lengths[coding]
