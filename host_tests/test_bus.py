@@ -258,6 +258,31 @@ def test_random_faults_never_give_a_wrong_value(interpreter, sim_for, tmp_path, 
     assert sum(sim.stats()["faults"].values()) > 10
 
 
+# -- link resets -----------------------------------------------------------------
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_link_resets_to_fe_ff_and_fd_make_the_master_resynchronise(interpreter, sim_for, tmp_path, corpus):
+    # A SND_NKE resets every slave that hears it: each expects FCB=1 next
+    # (the simulator answers a repeated FCB=0 with the E5h it sent last). So
+    # a broadcast SND_NKE (FFh, FEh) must end the master's FCB state for
+    # every address, and one to FDh that of the secondary addresses.
+    sec = "31313131C5140004"
+    cfg = {"baudrate": 38400, "slaves": [{"name": "three", "primary": 1, "secondary": sec, "telegrams": [
+        {"file": KAM, "more_records_follow": True}, {"file": KAM, "more_records_follow": True}, KAM]}]}
+    sim = sim_for(cfg)
+    ops = [["read", [1], {}], ["ping", [255], {}], ["read", [1], {}],
+           ["ping", [254], {}], ["read", [1], {}],
+           ["read", [sec], {}], ["ping", [253], {}], ["read", [sec], {}]]
+    results, counters = run_ops(interpreter, sim, ops, tmp_path, "sync", FAST)
+    assert [x.get("ok") for x in (results[1], results[3], results[6])] == [False, True, True]
+    for k in (0, 2, 4, 5, 7):
+        r = ok(results[k])
+        more = [mbus.decode(bytes.fromhex(f))["more_records_follow"] for f in r["frames"]]
+        assert more == [True, True, False] and r["complete"] is True, k  # telegrams 1, 2, 3
+    assert counters["failed"] == 0, sim.output()
+    assert "E5h repeated" not in sim.output()
+
+
 # -- commands ------------------------------------------------------------------
 
 @pytest.mark.parametrize("driver", DRIVERS)

@@ -40,6 +40,11 @@ def scan_primary(p, addresses=None, progress=None, retries=0):
     probes = 0
     for a in range(rq.MAX_PRIMARY + 1) if addresses is None else addresses:
         rq.check_primary(a)
+        # A slave that heard the SND_NKE expects FCB=1 next (FDh-FFh: any slave).
+        if a <= rq.MAX_PRIMARY:
+            p.fcb.pop(a, None)
+        else:
+            p.fcb.clear()
         outcome = NONE
         for _ in range(retries + 1):
             probes += 1
