@@ -172,6 +172,31 @@ def test_scans_report_collisions(interpreter, sim_for, tmp_path, corpus):
     assert results[2]["error"] == "CollisionError"
 
 
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_secondary_scan_finds_identification_numbers_with_letters(interpreter, sim_for, tmp_path, corpus):
+    # Identification numbers are BCD by the standard, but meters whose numbers
+    # differ only in a non-BCD nibble exist: when 0-9 leave a collision
+    # unexplained, that nibble is tried with A-E, with or without the
+    # verification pass.
+    kam = "test-frames/kamstrup_382_005.hex"
+    ids = ["12345670", "1234567A", "1234567B", "1234567C", "12A45678", "12B45678", "E2345678"]
+    cfg = {"baudrate": 38400, "slaves": [
+        {"name": "m%d" % k, "primary": k + 1, "secondary": i + "2D2C0102", "telegrams": [kam]}
+        for k, i in enumerate(ids)]}
+    sim = sim_for(cfg)
+    results, _ = run_ops(interpreter, sim, [["scan_secondary", [], {}], ["scan_secondary", [], {"verify": False}]],
+                         tmp_path, "sync", FAST)
+    verified, first_pass = ok(results[0]), ok(results[1])
+    assert verified["found"] == sorted(i + "2D2C0102" for i in ids) and verified["collisions"] == []
+    assert verified["primary"] == {i + "2D2C0102": k + 1 for k, i in enumerate(ids)}
+    assert verified["verified"] is True
+    # Without verification, a letter is tried where 0-9 explain fewer slaves
+    # than collided: 1234567A-C. 12A45678, 12B45678 and E2345678 hide behind
+    # BCD siblings that collide themselves (123..., 1...): only the
+    # verification pass, which deselects what was found, reaches them.
+    assert first_pass["found"] == sorted(i + "2D2C0102" for i in ids[:4]) and first_pass["collisions"] == []
+
+
 def range_list(a, b):
     return list(range(a, b))
 

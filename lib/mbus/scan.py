@@ -4,7 +4,9 @@
 # The secondary scan is a wildcard search: select a mask, and when several
 # slaves answer, split the first wildcard nibble into its values and recurse.
 # It splits every nibble, including the hexadecimal ones of manufacturer,
-# version and medium (0-E there, 0-9 in the BCD identification number).
+# version and medium (0-E there, 0-9 in the BCD identification number; when
+# 0-9 do not account for the slaves that collided, an identification nibble
+# is tried with A-E too, for meters whose numbers are not BCD).
 #
 # A slave whose nibble is one that no probe names (F, which is the wildcard
 # itself, or a non-BCD identification digit) only answers masks that keep
@@ -29,7 +31,8 @@ SINGLE = "single"
 COLLISION = "collision"
 REFINE = "refine"  # one slave answered, but its reply names no secondary address
 BCD_DIGITS = "0123456789"
-HEX_DIGITS = "0123456789ABCDE"
+NON_BCD = "ABCDE"
+HEX_DIGITS = BCD_DIGITS + NON_BCD
 ID_NIBBLES = const(8)
 
 
@@ -160,32 +163,54 @@ class _SecondaryScan:
         if outcome == SINGLE:
             self.add(sec, primary)
         elif outcome != NONE:
-            yield from self.split(mask, pos, exclude)
+            yield from self.split(mask, pos, exclude, 2 if outcome == COLLISION else 1)
         return outcome
 
-    def split(self, mask, pos, exclude):
+    def split(self, mask, pos, exclude, slaves=2):
+        """Probe the values of the first wildcard nibble from pos; slaves is
+        how many answered mask (2: a collision, so at least two)."""
         i = mask.find("F", pos)
         if i < 0:
             self.collisions.append(mask)
             return
-        head = mask[:i]
-        tail = mask[i + 1:]
-        for d in BCD_DIGITS if i < ID_NIBBLES else HEX_DIGITS:
-            yield from self.node(head + d + tail, i + 1, exclude)
+        hexed = i >= ID_NIBBLES
+        seen = yield from self.values(mask, i, HEX_DIGITS if hexed else BCD_DIGITS, exclude)
+        if not hexed and seen < slaves:
+            # The digits 0-9 account for fewer slaves than answered: the others
+            # have a letter there (identification numbers need not be BCD).
+            hexed = True
+            yield from self.values(mask, i, NON_BCD, exclude)
         if exclude:
-            yield from self.rest(mask, i + 1)
+            yield from self.rest(mask, i + 1, hexed)
 
-    def rest(self, mask, pos):
-        """Find the slaves under mask that are not found yet (exclusion probes)."""
+    def values(self, mask, i, digits, exclude):
+        """Probe mask with nibble i set to each of digits; returns how many
+        slaves answered at least (a collision counts two)."""
+        seen = 0
+        for d in digits:
+            outcome = yield from self.node(mask[:i] + d + mask[i + 1:], i + 1, exclude)
+            if outcome != NONE:
+                seen += 2 if outcome == COLLISION else 1
+        return seen
+
+    def rest(self, mask, pos, hexed=True):
+        """Find the slaves under mask that are not found yet (exclusion probes);
+        hexed is False while identification nibble pos-1 was tried with 0-9 only."""
         while True:
             outcome, sec, primary = yield from self.probe(mask, True)
             if outcome == SINGLE:
                 self.add(sec, primary)
                 continue  # maybe more
-            if outcome != NONE:
-                # Several unknown slaves, all with an unnamed nibble before pos
-                # (or, at the top, anywhere): keep it open, split the next one.
-                yield from self.split(mask, pos, True)
+            if outcome == NONE:
+                return
+            if not hexed:
+                # Unknown slaves are left under mask: try the letters there.
+                hexed = True
+                yield from self.values(mask, pos - 1, NON_BCD, True)
+                continue
+            # Several unknown slaves, all with an unnamed nibble before pos
+            # (or, at the top, anywhere): keep it open, split the next one.
+            yield from self.split(mask, pos, True, 2 if outcome == COLLISION else 1)
             return
 
 
