@@ -173,6 +173,29 @@ def test_scans_report_collisions(interpreter, sim_for, tmp_path, corpus):
 
 
 @pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_primary_scan_with_read_finds_collisions_that_identical_e5h_hide(interpreter, sim_for, tmp_path, corpus):
+    # Two meters at address 4 answering after the same delay: the wired AND of
+    # two identical E5h is a clean E5h. Their telegrams differ (identification
+    # number), so reading the address garbles the reply.
+    kam = "test-frames/kamstrup_382_005.hex"
+    cfg = {"baudrate": 38400, "slaves": [
+        {"name": "a", "primary": 4, "secondary": "11111111FFFF0102", "telegrams": [kam], "response_delay_bits": 20},
+        {"name": "b", "primary": 4, "secondary": "22222222FFFF0102", "telegrams": [kam], "response_delay_bits": 20},
+        {"name": "c", "primary": 6, "secondary": "33333333FFFF0102", "telegrams": [
+            {"file": kam, "more_records_follow": True}, kam]}]}
+    sim = sim_for(cfg)
+    results, _ = run_ops(interpreter, sim, [["scan_primary", [range_list(0, 8)], {}],
+                                            ["scan_primary", [range_list(0, 8)], {"read": True}],
+                                            ["read", [6], {}]], tmp_path, "sync", FAST)
+    plain, read = ok(results[0]), ok(results[1])
+    assert plain["found"] == [4, 6] and plain["collisions"] == []  # the E5h hid it
+    assert read["found"] == [6] and read["collisions"] == [4] and read["probes"] == 8
+    assert read["secondary"] == {"6": "33333333FFFF0102"}
+    # The meter read by the scan is read from its first telegram afterwards.
+    assert len(ok(results[2])["frames"]) == 2 and ok(results[2])["complete"] is True
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
 def test_secondary_scan_finds_identification_numbers_with_letters(interpreter, sim_for, tmp_path, corpus):
     # Identification numbers are BCD by the standard, but meters whose numbers
     # differ only in a non-BCD nibble exist: when 0-9 leave a collision

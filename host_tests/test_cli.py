@@ -261,6 +261,20 @@ def test_scan_primary_reports_shared_addresses(bus):
     assert r["found"] == [] and r["collisions"] == [3]
 
 
+def test_scan_primary_read_finds_meters_whose_e5h_coincide(bus):
+    sim = bus({"slaves": [{"primary": 3, "telegrams": [KAMSTRUP], "response_delay_bits": 20},
+                          {"primary": 3, "secondary": "11111111FFFF0102", "telegrams": [KAMSTRUP],
+                           "response_delay_bits": 20},
+                          {"primary": 5, "secondary": "22222222FFFF0102", "telegrams": [KAMSTRUP]}]})
+    r = json.loads(ok(run("scan-primary", "-d", sim.url, "--last", 5, *FAST)))
+    assert r["found"] == [3, 5] and r["collisions"] == []
+    r = json.loads(ok(run("scan-primary", "-d", sim.url, "--last", 5, "--read", *FAST)))
+    assert r["found"] == [5] and r["collisions"] == [3] and r["secondary"] == {"5": "22222222FFFF0102"}
+    out = ok(run("scan-primary", "-d", sim.url, "--first", 3, "--last", 5, "--read", "-f", "table", *FAST))
+    assert out.splitlines()[1:3] == ["      3  garbled: several meters share this address",
+                                     "      5  E5h, telegram from 22222222FFFF0102"]
+
+
 def test_scan_secondary(ten):
     # Three meters that differ in version and medium, one with medium 0Fh (an F
     # nibble no probe names: only the verification pass finds it).

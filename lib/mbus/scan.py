@@ -36,10 +36,17 @@ HEX_DIGITS = BCD_DIGITS + NON_BCD
 ID_NIBBLES = const(8)
 
 
-def scan_primary(p, addresses=None, progress=None, retries=0):
-    """SND_NKE to each address; a garbled answer is a collision."""
+def scan_primary(p, addresses=None, progress=None, retries=0, read=False):
+    """SND_NKE to each address; a garbled answer is a collision.
+
+    Two meters that answer after the same delay put identical E5h on the
+    line, whose wired AND is a clean E5h: with read=True each address that
+    answered is also asked for data (REQ_UD2), and a garbled telegram marks
+    the collision the E5h hid. The result then maps the addresses read to
+    the secondary address in their reply ("secondary")."""
     found = []
     collisions = []
+    secondary = {}
     probes = 0
     for a in range(rq.MAX_PRIMARY + 1) if addresses is None else addresses:
         rq.check_primary(a)
@@ -62,13 +69,41 @@ def scan_primary(p, addresses=None, progress=None, retries=0):
             outcome = SINGLE
             p.fcb[a] = 1
             break
+        if outcome == SINGLE and read and a <= rq.MAX_PRIMARY:
+            outcome = yield from _read_one(p, a, retries, secondary)
         if outcome == SINGLE:
             found.append(a)
         elif outcome == COLLISION:
             collisions.append(a)
         if progress:
             progress(probes, a, outcome)
-    return {"found": found, "collisions": collisions, "probes": probes}
+    out = {"found": found, "collisions": collisions, "probes": probes}
+    if read:
+        out["secondary"] = secondary
+    return out
+
+
+def _read_one(p, a, retries, secondary):
+    """REQ_UD2 (FCB=1: the SND_NKE just reset the link) to an address that
+    answered E5h: COLLISION when the telegram comes back garbled, else
+    SINGLE (also for silence or an E5h: one meter without data for us)."""
+    outcome = SINGLE
+    for _ in range(retries + 1):
+        try:
+            frame = yield from p.exchange(rq.req_ud2(a, 1), EXPECT_RSP_UD, a)
+        except CollisionError:
+            outcome = COLLISION  # several telegrams at once, or noise: ask again
+            continue
+        except (NoReplyError, FrameError):
+            break
+        sec = rq.reply_secondary(frame)
+        if sec is not None:
+            secondary[a] = sec
+        outcome = SINGLE
+        break
+    # The meter is one telegram into its sequence: the next read starts afresh.
+    p.fcb.pop(a, None)
+    return outcome
 
 
 class _Unverifiable(Exception):
