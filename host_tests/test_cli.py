@@ -370,6 +370,32 @@ def start_cli_simulator(*args):
     return p, "socket://" + first.split()[-1]
 
 
+def simulated_delays(*args):
+    """The response delays `mbus simulate` gives its meters (summary lines)."""
+    p = subprocess.Popen(CLI + ["simulate"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=ENV, cwd=ROOT)
+    try:
+        lines = [p.stdout.readline(), p.stdout.readline()]
+        assert lines[0].startswith("listening on ") and lines[1].startswith("bus: "), lines + [p.stderr.read()]
+        lines += [p.stdout.readline() for _ in range(int(lines[1].split()[1]))]  # "bus: N slaves ..."
+    finally:
+        p.terminate()
+        p.wait(10)
+    return lines[1].split("seed ")[1].strip(), [line.split("delay ")[1].strip() for line in lines[2:]]
+
+
+def test_simulate_seed_draws_the_response_delays(corpus):
+    seed, default = simulated_delays()
+    assert seed == "0"
+    assert simulated_delays("--seed", "0") == ("0", default)
+    seed, other = simulated_delays("--seed", "7")
+    assert seed == "7" and other != default
+    assert simulated_delays("--seed", "7") == ("7", other)  # a seed repeats a run
+    # Bundled configs too (one.json leaves its meter's delay open).
+    assert simulated_delays("--config", "one", "--corpus", corpus, "--seed", "7")[1][0] != \
+        simulated_delays("--config", "one", "--corpus", corpus, "--seed", "8")[1][0]
+
+
 def test_simulate_serves_the_demo_bus_and_bundled_configs(corpus):
     p, url = start_cli_simulator()
     try:
@@ -520,6 +546,14 @@ def test_a_port_lost_mid_scan_still_prints_what_was_found(bus):
     assert err.startswith("error: ") and "disconnected" in err
 
 
+def test_ctrl_c_stops_a_request_and_prints_nothing(bus):
+    # Twenty telegrams paced at 2400 baud: stopped after the second, the
+    # reading is not the meter's, so stdout stays empty (README, Command line).
+    sim = bus("multi.json", "--realtime")
+    rc, out, err = interrupt(["request", "-d", sim.url, "3"], sim, "telegram 2/20")
+    assert (rc, out, err) == (130, "", "interrupted\n")
+
+
 def test_ctrl_c_stops_a_secondary_scan_and_prints_what_was_found(bus):
     sim = bus()
     # Once a second meter has sent its telegram, the first one is in the list.
@@ -551,6 +585,16 @@ def test_pip_install_gives_the_mbus_command(tmp_path, corpus):
     r = subprocess.run([mbus_cmd, "decode", os.path.join(corpus, KAMSTRUP)], capture_output=True, text=True,
                        env=env, cwd=str(tmp_path))
     assert json.loads(r.stdout)["header"]["id"] == "14839120"
+    # python -m mbus runs the installed package's __main__ (not the clone's lib/).
+    r = subprocess.run([sys.executable, "-m", "mbus", "decode", os.path.join(corpus, KAMSTRUP)],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0 and json.loads(r.stdout)["header"]["id"] == "14839120", r.stderr
+    r = subprocess.run([sys.executable, "-c", "import mbus.cli, mbus.__main__; print(mbus.__main__.__file__)"],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.stdout.strip() == str(target / "mbus" / "__main__.py"), r.stderr
+    r = subprocess.run([sys.executable, "-m", "mbus", "--version"], capture_output=True, text=True, env=env,
+                       cwd=str(tmp_path))
+    assert r.stdout == "mbus %s\n" % mbus.__version__
     # The installed simulator (mbus_sim) serves a bundled config.
     p = subprocess.Popen([mbus_cmd, "simulate", "--config", "one", "--corpus", corpus, "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path))
