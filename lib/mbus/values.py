@@ -5,7 +5,6 @@
 # CIs 76h/77h. Where the data marks itself invalid they return None and the
 # reason, so a record can say why instead of carrying a made-up number.
 from binascii import hexlify
-from math import ldexp
 from struct import unpack_from
 
 
@@ -31,52 +30,25 @@ def decimal(n, e):
 
 
 _EXACT = 1 << 53  # ints below this convert to a float exactly
-_BIG = 10 ** 22  # the largest power of ten a float holds exactly
 
 
 def scale(v, e):
     """v * 10**e: an int stays an exact int for e >= 0; otherwise the float
     nearest to the exact result, the same on CPython and MicroPython.
 
+    Small ints and exponents are two exact floats and one rounding here;
     MicroPython divides a big int by converting it to a float first (two
-    roundings), CPython rounds the exact quotient once; for an int of 53
-    bits or more the quotient is rounded here from integers, as CPython does.
+    roundings, CPython rounds once), so ints of 53 bits or more, and powers
+    of ten past 10**22, go to mbus.bigscale (imported on first use).
     """
     if e >= 0:
-        return v * 10 ** e if type(v) is int or e <= 22 else v * _pow10(e)
-    if type(v) is not int:
-        return v / 10 ** -e if e >= -22 else v / _pow10(-e)
-    if -_EXACT < v < _EXACT and e >= -22:
-        return v / 10 ** -e  # two exact floats, one rounding
-    return -_quotient(-v, 10 ** -e) if v < 0 else _quotient(v, 10 ** -e)
+        if type(v) is int or e <= 22:
+            return v * 10 ** e
+    elif e >= -22 and (type(v) is not int or -_EXACT < v < _EXACT):
+        return v / 10 ** -e
+    from mbus.bigscale import scale_big
 
-
-def _pow10(k):
-    # 10**k as a float by exact steps (a big int's conversion differs).
-    f = 1.0
-    while k > 22:
-        f *= 1e22
-        k -= 22
-    return f * 10 ** k
-
-
-def _bits(n):
-    return len(bin(n)) - 2  # MicroPython's int has no bit_length
-
-
-def _quotient(n, d):
-    """The float nearest to n / d for ints n >= 0, d > 0 (round half even)."""
-    if not n:
-        return 0.0
-    t = 55 + _bits(d) - _bits(n)  # a quotient of 55 or 56 bits
-    q, r = divmod(n << t, d) if t >= 0 else divmod(n, d << -t)
-    drop = _bits(q) - 53
-    low = q & ((1 << drop) - 1)
-    q >>= drop
-    half = 1 << (drop - 1)
-    if low > half or (low == half and (r or q & 1)):
-        q += 1
-    return ldexp(q, drop - t)
+    return scale_big(v, e)
 
 
 def real(mv, i, big):
