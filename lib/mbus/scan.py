@@ -10,8 +10,9 @@
 #
 # A slave whose nibble is one that no probe names (F, which is the wildcard
 # itself, or a letter in an identification nibble whose 0-9 split looked
-# complete) only answers masks that keep that nibble open. So a second pass verifies: select the whole mask again,
-# deselect (CI 56h) every slave found, and ask the selected slave for data.
+# complete) only answers masks that keep that nibble open. So a second pass
+# verifies: select the whole mask again, deselect (CI 56h) every slave
+# found, and ask the selected slave for data.
 # Silence proves the list complete; a reply is a slave the first pass
 # missed, and the search continues with found slaves excluded the same way,
 # which also separates a slave from another that shadows it.
