@@ -345,7 +345,6 @@ def orthogonal(mv, j, count, x):
     rows = T.ORTHO
     index = T.ORTHO_INDEX
     mods = []
-    reserved = False
     k = j
     stop = j + count
     while k < stop:
@@ -361,7 +360,6 @@ def orthogonal(mv, j, count, x):
             x["offset"] = arg
         elif kind == T.LABEL:
             mods.append(name)
-            reserved = reserved or name == "reserved"
         elif kind == T.PER or kind == T.TIMES or kind == T.PULSE:
             if kind == T.PULSE:
                 mods.append(name)
@@ -369,10 +367,8 @@ def orthogonal(mv, j, count, x):
             x["unit"] = x.get("unit", "") + ("*" if kind == T.TIMES else "/") + name
         elif kind == T.ERROR:
             if code:  # code 0 says "no error"
-                name = T.listed(T.RECORD_ERRORS, code) or "reserved"
-                x["record_error"] = name
+                x["record_error"] = T.listed(T.RECORD_ERRORS, code) or "reserved"
                 x["record_error_code"] = code
-                reserved = reserved or name == "reserved"
         elif kind == T.DATE_OF or kind == T.DURATION_OF:
             # Spelled out from the code's bits: 0 end/begin, 2 last/first, 3 upper/lower.
             if name == "start":
@@ -391,9 +387,7 @@ def orthogonal(mv, j, count, x):
             if k < stop:
                 code = mv[k] & 0x7F
                 k += 1
-                name = T.listed(T.ORTHO_EXT, code) or "reserved"
-                mods.append(name)
-                reserved = reserved or name == "reserved"
+                mods.append(T.listed(T.ORTHO_EXT, code) or "reserved")
         else:
             # MANUFACTURER: the VIFEs from here on are the manufacturer's. The
             # value stays decoded by the VIF, as devices use this to tag
@@ -403,7 +397,7 @@ def orthogonal(mv, j, count, x):
             break
     if mods:
         x["modifiers"] = mods
-    return reserved
+    return "reserved" in mods or x.get("record_error") == "reserved"
 
 
 def value(mv, i, size, coding, big, vi, x):
