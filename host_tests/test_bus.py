@@ -172,6 +172,54 @@ def test_scans_report_collisions(interpreter, sim_for, tmp_path, corpus):
     assert results[2]["error"] == "CollisionError"
 
 
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_primary_scan_with_read_finds_collisions_that_identical_e5h_hide(interpreter, sim_for, tmp_path, corpus):
+    # Two meters at address 4 answering after the same delay: the wired AND of
+    # two identical E5h is a clean E5h. Their telegrams differ (identification
+    # number), so reading the address garbles the reply.
+    kam = "test-frames/kamstrup_382_005.hex"
+    cfg = {"baudrate": 38400, "slaves": [
+        {"name": "a", "primary": 4, "secondary": "11111111FFFF0102", "telegrams": [kam], "response_delay_bits": 20},
+        {"name": "b", "primary": 4, "secondary": "22222222FFFF0102", "telegrams": [kam], "response_delay_bits": 20},
+        {"name": "c", "primary": 6, "secondary": "33333333FFFF0102", "telegrams": [
+            {"file": kam, "more_records_follow": True}, kam]}]}
+    sim = sim_for(cfg)
+    results, _ = run_ops(interpreter, sim, [["scan_primary", [range_list(0, 8)], {}],
+                                            ["scan_primary", [range_list(0, 8)], {"read": True}],
+                                            ["read", [6], {}]], tmp_path, "sync", FAST)
+    plain, read = ok(results[0]), ok(results[1])
+    assert plain["found"] == [4, 6] and plain["collisions"] == []  # the E5h hid it
+    assert read["found"] == [6] and read["collisions"] == [4] and read["probes"] == 8
+    assert read["secondary"] == {"6": "33333333FFFF0102"}
+    # The meter read by the scan is read from its first telegram afterwards.
+    assert len(ok(results[2])["frames"]) == 2 and ok(results[2])["complete"] is True
+
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_secondary_scan_finds_identification_numbers_with_letters(interpreter, sim_for, tmp_path, corpus):
+    # Identification numbers are BCD by the standard, but meters whose numbers
+    # differ only in a non-BCD nibble exist: when 0-9 leave a collision
+    # unexplained, that nibble is tried with A-E, with or without the
+    # verification pass.
+    kam = "test-frames/kamstrup_382_005.hex"
+    ids = ["12345670", "1234567A", "1234567B", "1234567C", "12A45678", "12B45678", "E2345678"]
+    cfg = {"baudrate": 38400, "slaves": [
+        {"name": "m%d" % k, "primary": k + 1, "secondary": i + "2D2C0102", "telegrams": [kam]}
+        for k, i in enumerate(ids)]}
+    sim = sim_for(cfg)
+    results, _ = run_ops(interpreter, sim, [["scan_secondary", [], {}], ["scan_secondary", [], {"verify": False}]],
+                         tmp_path, "sync", FAST)
+    verified, first_pass = ok(results[0]), ok(results[1])
+    assert verified["found"] == sorted(i + "2D2C0102" for i in ids) and verified["collisions"] == []
+    assert verified["primary"] == {i + "2D2C0102": k + 1 for k, i in enumerate(ids)}
+    assert verified["verified"] is True
+    # Without verification, a letter is tried where 0-9 explain fewer slaves
+    # than collided: 1234567A-C. 12A45678, 12B45678 and E2345678 hide behind
+    # BCD siblings that collide themselves (123..., 1...): only the
+    # verification pass, which deselects what was found, reaches them.
+    assert first_pass["found"] == sorted(i + "2D2C0102" for i in ids[:4]) and first_pass["collisions"] == []
+
+
 def range_list(a, b):
     return list(range(a, b))
 
@@ -256,6 +304,31 @@ def test_random_faults_never_give_a_wrong_value(interpreter, sim_for, tmp_path, 
             assert r["error"] in ("NoReplyError", "CollisionError", "FrameError") and r["message"]
     assert good >= len(ops) // 2
     assert sum(sim.stats()["faults"].values()) > 10
+
+
+# -- link resets -----------------------------------------------------------------
+
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_link_resets_to_fe_ff_and_fd_make_the_master_resynchronise(interpreter, sim_for, tmp_path, corpus):
+    # A SND_NKE resets every slave that hears it: each expects FCB=1 next
+    # (the simulator answers a repeated FCB=0 with the E5h it sent last). So
+    # a broadcast SND_NKE (FFh, FEh) must end the master's FCB state for
+    # every address, and one to FDh that of the secondary addresses.
+    sec = "31313131C5140004"
+    cfg = {"baudrate": 38400, "slaves": [{"name": "three", "primary": 1, "secondary": sec, "telegrams": [
+        {"file": KAM, "more_records_follow": True}, {"file": KAM, "more_records_follow": True}, KAM]}]}
+    sim = sim_for(cfg)
+    ops = [["read", [1], {}], ["ping", [255], {}], ["read", [1], {}],
+           ["ping", [254], {}], ["read", [1], {}],
+           ["read", [sec], {}], ["ping", [253], {}], ["read", [sec], {}]]
+    results, counters = run_ops(interpreter, sim, ops, tmp_path, "sync", FAST)
+    assert [x.get("ok") for x in (results[1], results[3], results[6])] == [False, True, True]
+    for k in (0, 2, 4, 5, 7):
+        r = ok(results[k])
+        more = [mbus.decode(bytes.fromhex(f))["more_records_follow"] for f in r["frames"]]
+        assert more == [True, True, False] and r["complete"] is True, k  # telegrams 1, 2, 3
+    assert counters["failed"] == 0, sim.output()
+    assert "E5h repeated" not in sim.output()
 
 
 # -- commands ------------------------------------------------------------------

@@ -167,6 +167,18 @@ def test_xml_through_the_command_line(corpus):
     assert ok(run("decode", "--format", "xml", name + ".hex")) == want
 
 
+def test_xml_reads_long_binary_lvars_with_the_standards_lengths():
+    from mbus.cli.libmbus_xml import frames_xml
+
+    header = bytes.fromhex("78563412" "2D2C" "01" "04" "2A" "00" "0000")
+    for lvar, size in ((0xF4, 32), (0xF5, 48), (0xF6, 64)):
+        data = bytes([0x0D, 0xFD, 0x16, lvar]) + bytes(size - 1) + b"\x07" + bytes.fromhex("01 13 05")
+        xml = frames_xml([mbus.frame.long_frame(0x08, 0x01, 0x72, header + data)])
+        # The record after the LVAR is found where it is: a 1-byte volume.
+        assert xml.count("<DataRecord") == 2 and "<Value>5</Value>" in xml, hex(lvar)
+        assert "<Value>07 " + "00 " * (size - 2) + "00</Value>" in xml
+
+
 def test_xml_refuses_what_libmbus_refuses(corpus):
     r = run("decode", "-f", "xml", os.path.join(corpus, "error-frames", "premature_end_of_data1.hex"))
     assert r.returncode == 1 and "Premature end of record at data." in r.stderr
@@ -247,6 +259,20 @@ def test_scan_primary_reports_shared_addresses(bus):
                           {"primary": 3, "secondary": "11111111FFFF0102", "telegrams": [KAMSTRUP]}]})
     r = json.loads(ok(run("scan-primary", "-d", sim.url, "--last", 5, *FAST)))
     assert r["found"] == [] and r["collisions"] == [3]
+
+
+def test_scan_primary_read_finds_meters_whose_e5h_coincide(bus):
+    sim = bus({"slaves": [{"primary": 3, "telegrams": [KAMSTRUP], "response_delay_bits": 20},
+                          {"primary": 3, "secondary": "11111111FFFF0102", "telegrams": [KAMSTRUP],
+                           "response_delay_bits": 20},
+                          {"primary": 5, "secondary": "22222222FFFF0102", "telegrams": [KAMSTRUP]}]})
+    r = json.loads(ok(run("scan-primary", "-d", sim.url, "--last", 5, *FAST)))
+    assert r["found"] == [3, 5] and r["collisions"] == []
+    r = json.loads(ok(run("scan-primary", "-d", sim.url, "--last", 5, "--read", *FAST)))
+    assert r["found"] == [5] and r["collisions"] == [3] and r["secondary"] == {"5": "22222222FFFF0102"}
+    out = ok(run("scan-primary", "-d", sim.url, "--first", 3, "--last", 5, "--read", "-f", "table", *FAST))
+    assert out.splitlines()[1:3] == ["      3  garbled: several meters share this address",
+                                     "      5  E5h, telegram from 22222222FFFF0102"]
 
 
 def test_scan_secondary(ten):
@@ -342,6 +368,32 @@ def start_cli_simulator(*args):
     first = p.stdout.readline()
     assert first.startswith("listening on "), first + p.stderr.read()
     return p, "socket://" + first.split()[-1]
+
+
+def simulated_delays(*args):
+    """The response delays `mbus simulate` gives its meters (summary lines)."""
+    p = subprocess.Popen(CLI + ["simulate"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=ENV, cwd=ROOT)
+    try:
+        lines = [p.stdout.readline(), p.stdout.readline()]
+        assert lines[0].startswith("listening on ") and lines[1].startswith("bus: "), lines + [p.stderr.read()]
+        lines += [p.stdout.readline() for _ in range(int(lines[1].split()[1]))]  # "bus: N slaves ..."
+    finally:
+        p.terminate()
+        p.wait(10)
+    return lines[1].split("seed ")[1].strip(), [line.split("delay ")[1].strip() for line in lines[2:]]
+
+
+def test_simulate_seed_draws_the_response_delays(corpus):
+    seed, default = simulated_delays()
+    assert seed == "0"
+    assert simulated_delays("--seed", "0") == ("0", default)
+    seed, other = simulated_delays("--seed", "7")
+    assert seed == "7" and other != default
+    assert simulated_delays("--seed", "7") == ("7", other)  # a seed repeats a run
+    # Bundled configs too (one.json leaves its meter's delay open).
+    assert simulated_delays("--config", "one", "--corpus", corpus, "--seed", "7")[1][0] != \
+        simulated_delays("--config", "one", "--corpus", corpus, "--seed", "8")[1][0]
 
 
 def test_simulate_serves_the_demo_bus_and_bundled_configs(corpus):
@@ -494,6 +546,14 @@ def test_a_port_lost_mid_scan_still_prints_what_was_found(bus):
     assert err.startswith("error: ") and "disconnected" in err
 
 
+def test_ctrl_c_stops_a_request_and_prints_nothing(bus):
+    # Twenty telegrams paced at 2400 baud: stopped after the second, the
+    # reading is not the meter's, so stdout stays empty (README, Command line).
+    sim = bus("multi.json", "--realtime")
+    rc, out, err = interrupt(["request", "-d", sim.url, "3"], sim, "telegram 2/20")
+    assert (rc, out, err) == (130, "", "interrupted\n")
+
+
 def test_ctrl_c_stops_a_secondary_scan_and_prints_what_was_found(bus):
     sim = bus()
     # Once a second meter has sent its telegram, the first one is in the list.
@@ -525,6 +585,16 @@ def test_pip_install_gives_the_mbus_command(tmp_path, corpus):
     r = subprocess.run([mbus_cmd, "decode", os.path.join(corpus, KAMSTRUP)], capture_output=True, text=True,
                        env=env, cwd=str(tmp_path))
     assert json.loads(r.stdout)["header"]["id"] == "14839120"
+    # python -m mbus runs the installed package's __main__ (not the clone's lib/).
+    r = subprocess.run([sys.executable, "-m", "mbus", "decode", os.path.join(corpus, KAMSTRUP)],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0 and json.loads(r.stdout)["header"]["id"] == "14839120", r.stderr
+    r = subprocess.run([sys.executable, "-c", "import mbus.cli, mbus.__main__; print(mbus.__main__.__file__)"],
+                       capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.stdout.strip() == str(target / "mbus" / "__main__.py"), r.stderr
+    r = subprocess.run([sys.executable, "-m", "mbus", "--version"], capture_output=True, text=True, env=env,
+                       cwd=str(tmp_path))
+    assert r.stdout == "mbus %s\n" % mbus.__version__
     # The installed simulator (mbus_sim) serves a bundled config.
     p = subprocess.Popen([mbus_cmd, "simulate", "--config", "one", "--corpus", corpus, "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path))

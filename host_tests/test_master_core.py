@@ -170,6 +170,17 @@ def test_read_of_the_selected_slave_by_fdh_keeps_its_selection():
     assert line.written == [rq.req_ud2(0xFD, 1), rq.req_ud2(0xFD, 0)]
 
 
+def test_link_resets_forget_the_fcb_of_every_slave_they_reach():
+    sec, other = "123456782D2C0107", "87654321FFFFFFFF"
+    for address, answers, left in ((255, [], {}), (254, [[ACK]], {}), (253, [[ACK]], {1: 0, 2: 1}),
+                                   (1, [[ACK]], {1: 1, 2: 1, sec: 0, other: 1, 253: 0}),
+                                   (2, [[]] * 3, {1: 0, sec: 0, other: 1, 253: 0})):
+        p = Protocol()
+        p.fcb = {1: 0, 2: 1, sec: 0, other: 1, 253: 0}
+        Line(*answers).run(p.ping(address))
+        assert p.fcb == left, address
+
+
 def test_commands_use_and_move_the_fcb_state():
     line = Line([ACK], [ACK], [ACK])
     p = Protocol()

@@ -57,6 +57,25 @@ def test_slave_fcb_repeat_and_advance(corpus):
     assert s.handle(0x7B, 2, None, b"") == (None, None)
 
 
+def test_slave_expects_fcb_1_after_a_link_reset(corpus):
+    # EN 13757-2: after SND_NKE the next FCV=1 frame carries FCB=1. FCB=0
+    # repeats the frame before, whose answer was the E5h to SND_NKE.
+    s = slave()
+    s.handle(0x7B, 1, None, b"")
+    s.handle(0x5B, 1, None, b"")
+    assert s.handle(0x40, 1, None, b"")[0] == ACK
+    r, n = s.handle(0x5B, 1, None, b"")
+    assert r == ACK and "E5h repeated" in n
+    r, n = s.handle(0x7B, 1, None, b"")
+    assert "telegram 1/2" in n and r[0] == 0x68
+    # Broadcast SND_NKE resets every slave the same way (no answer to FFh).
+    assert s.handle(0x40, 0xFF, None, b"") == (None, "link reset")
+    assert s.handle(0x5B, 1, None, b"")[0] == ACK
+    # A command with FCB=0 right after the reset is a repetition: not executed.
+    s.handle(0x40, 1, None, b"")
+    assert s.handle(0x53, 1, 0x51, b"\x01\x7a\x09")[1].startswith("repeated") and s.primary == 1
+
+
 def test_slave_selection_nibble_and_byte_wildcards(corpus):
     s = slave()
     assert s.handle(0x53, 0xFD, 0x52, rq.secondary_bytes("1483912FFFFFFFFF"))[0] == ACK and s.selected

@@ -54,9 +54,20 @@ def test_orthogonal_table_covers_every_code():
 
 
 def test_name_lists():
-    assert T.name(T.MEDIUMS[2]) == "electricity" and T.name(T.MEDIUMS[0x37]) == "radio_converter_meter"
-    assert T.name(T.FIXED_MEDIUMS[7]) == "water"
-    assert T.name(T.RECORD_ERRORS[0x15]) == "no_data"
-    assert T.name(T.APPLICATION_ERRORS[9]) == "too_many_readouts"
-    assert T.name(T.ORTHO_EXT[1]) == "at_phase_l1"
+    assert T.listed(T.MEDIUMS, 2) == "electricity" and T.listed(T.MEDIUMS, 0x37) == "radio_converter_meter"
+    assert T.listed(T.MEDIUMS, len(T.MEDIUMS)) is None
+    assert T.listed(T.FIXED_MEDIUMS, 7) == "water"
+    assert T.listed(T.RECORD_ERRORS, 0x15) == "no_data" and T.listed(T.RECORD_ERRORS, 8) == "reserved"
+    assert T.listed(T.APPLICATION_ERRORS, 9) == "too_many_readouts"
+    assert T.listed(T.ORTHO_EXT, 1) == "at_phase_l1" and T.listed(T.ORTHO_EXT, 0x10) == "accumulation_absolute"
+    assert T.listed(T.ORTHO_EXT, 0x15) == "direction_from_meter"
     assert T.name(T.PRIMARY[1]) is T.name(T.PRIMARY[1])  # one str per name
+
+
+def test_more_names_than_one_byte_counts_resolve():
+    # Rows number names from 0, the lists from WORDS: together past 255.
+    count = len(T._STARTS) // 2 - 1
+    assert count > 256 and T.WORDS + 255 >= count - 1
+    names = [T.name(k) for k in range(count)]
+    assert len(set(names)) == count
+    assert T.listed(T.MEDIUMS, 0) == "other" and T.name(T.EXT_FB[1]) == "energy"

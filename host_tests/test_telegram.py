@@ -1,4 +1,7 @@
-"""Application-layer features the corpus does not cover, on frames built here."""
+"""Application-layer features the corpus does not cover, on frames built here.
+
+Every frame built here is also decoded on the MicroPython unix port, which
+must give the same JSON or the same error (same_decode.assert_same)."""
 import json
 import math
 
@@ -7,12 +10,15 @@ import pytest
 import mbus
 from datetime_cases import DATE_TIME_INVALID, DATE_TIME_VALUES, DAYLIGHT_SAVING_INVALID, DAYLIGHT_SAVING_VALUES
 from mbus import DecodeError, UnsupportedError, frame
+from same_decode import assert_same
 
 HEADER = bytes.fromhex("78563412" "2D2C" "01" "04" "2A" "00" "0000")  # 12345678 KAM v1 heat
 
 
 def decode(records, ci=0x72, header=HEADER):
-    return mbus.decode(frame.long_frame(0x08, 0x01, ci, header + bytes.fromhex(records.replace(" ", ""))))
+    data = frame.long_frame(0x08, 0x01, ci, header + bytes.fromhex(records.replace(" ", "")))
+    assert_same(data)
+    return mbus.decode(data)
 
 
 def one(records, **kw):
@@ -84,6 +90,22 @@ def test_invalid_bcd_digits_are_reported_not_decoded():
     assert rec["raw"] == "3A12"
 
 
+@pytest.mark.parametrize("records, value", [
+    # MicroPython divides a big int by way of a float (two roundings): these
+    # came out one unit apart from CPython's before values.scale.
+    ("07 13 12EE7D0AFD0E7C93", -7819358373056484.0),
+    ("07 13 FFFFFFFFFFFFFF7F", 9223372036854775.807),
+    ("07 10 FFFFFFFFFFFFFF7F", 9223372036854.775807),
+    ("07 FD 50 0100000000000080", -9223372.036854775807),  # 10^-12 A
+    ("0E 13 999999999999", 999999999.999),
+])
+def test_big_integers_scale_alike_on_both_interpreters(records, value):
+    # decode() has checked MicroPython's JSON equals CPython's.
+    rec = one(records)
+    assert rec["value"] == value
+    assert float(rec["decimal"]) == value  # the nearest float to the exact decimal
+
+
 def test_nan_real_is_invalid():
     rec = one("05 2B 0000C07F")
     assert rec["value"] is None and rec["invalid"] == "real is NaN"
@@ -94,6 +116,8 @@ def test_no_data_and_selection_for_readout():
     assert [r["value"] for r in recs] == [None, None, None]
     assert [r["quantity"] for r in recs] == ["volume", "volume", "datetime"]
     assert not any("invalid" in r for r in recs)
+    # Data field 8h is a selection for readout, not a record without data.
+    assert [r.get("readout_selection") for r in recs] == [None, True, None]
 
 
 PRIMARY = [
@@ -138,6 +162,8 @@ EXTENSIONS = [
     ("01 FD 60 05", "reset_counter", "", 5),
     ("01 FD 6E 02", "battery_operating_time", "s", 2 * 2629743.83),
     ("01 FD 74 02", "remaining_battery_life", "s", 172800),
+    ("01 FD 2A 05", "operator_specific_data", "", 5),  # EN 13757-3:2018
+    ("01 FD 2B 05", "time_point_second", "s", 5),
     ("01 FB 01 05", "energy", "Wh", 5000000),
     ("01 FB 09 05", "energy", "J", 5e9),
     ("01 FB 18 05", "mass", "kg", 500000),
@@ -145,6 +171,36 @@ EXTENSIONS = [
     ("01 FB 5B 05", "flow_temperature", "°F", 5),
     ("01 FB 76 05", "temperature_limit", "°C", 0.5),
     ("01 FB 7F 05", "cumulative_max_power", "W", 50000),
+    # EN 13757-3:2018 table 14 (codes the 2004 edition left reserved)
+    ("01 FB 02 05", "reactive_energy", "varh", 5000),  # 10^n kvarh
+    ("01 FB 03 05", "reactive_energy", "varh", 50000),
+    ("01 FB 04 05", "apparent_energy", "VAh", 5000),  # 10^n kVAh
+    ("01 FB 05 05", "apparent_energy", "VAh", 50000),
+    ("01 FB 0C 05", "energy", "cal", 500000),  # 10^(nn-1) Mcal
+    ("01 FB 0F 05", "energy", "cal", 500000000),
+    ("01 FB 14 05", "reactive_power", "var", 5),  # 10^(nn-3) kvar
+    ("01 FB 17 05", "reactive_power", "var", 5000),
+    ("01 FB 1A 05", "relative_humidity", "%", 0.5),  # 10^(n-1) %
+    ("01 FB 1B 05", "relative_humidity", "%", 5),
+    ("01 FB 20 05", "volume", "ft^3", 5),
+    ("01 FB 21 05", "volume", "ft^3", 0.5),
+    ("01 FB 2A 05", "phase_voltage_to_voltage", "°", 0.5),  # 0.1 degree
+    ("01 FB 2B 05", "phase_voltage_to_current", "°", 0.5),
+    ("01 FB 2C 05", "frequency", "Hz", 0.005),  # 10^(nn-3) Hz
+    ("01 FB 2F 05", "frequency", "Hz", 5),
+    ("01 FB 34 05", "apparent_power", "VA", 5),  # 10^(nn-3) kVA
+    ("01 FB 37 05", "apparent_power", "VA", 5000),
+    ("01 FB 68 05", "resulting_rating_factor", "", 5),
+    ("01 FB 69 05", "thermal_output_rating_factor", "", 5),
+    ("01 FB 6A 05", "thermal_coupling_rating_factor", "", 5),
+    ("01 FB 6B 05", "thermal_coupling_rating_factor_room", "", 5),
+    ("01 FB 6C 05", "thermal_coupling_rating_factor_heater", "", 5),
+    ("01 FB 6D 05", "low_temperature_rating_factor", "", 5),
+    ("01 FB 6E 05", "display_output_scaling_factor", "", 5),
+    # 2004 codes the 2018 edition reserves: their 2004 meaning stays
+    ("01 FB 22 05", "volume", "US_gal", 0.5),
+    ("01 FB 26 05", "volume_flow", "US_gal/h", 5),
+    ("01 FB 72 05", "temperature_limit", "°F", 0.5),
 ]
 
 
@@ -155,13 +211,19 @@ def test_vif_tables(records, quantity, unit, value):
     assert math.isclose(rec["value"], value)
 
 
+@pytest.mark.parametrize("code", ["06", "07", "0A", "12", "1C", "27", "32", "38", "57", "6F"])
+def test_reserved_alternate_extension_codes(code):
+    rec = one("01 FB %s 07" % code)
+    assert (rec["quantity"], rec["value"], rec["vib"], rec["raw"]) == ("reserved", 7, "FB" + code, "07")
+
+
 def test_reserved_codes_are_marked_with_raw_bytes():
     rec = one("01 FD 7C 07")
     assert (rec["quantity"], rec["value"], rec["vib"], rec["raw"]) == ("reserved", 7, "FD7C", "07")
     rec = one("01 6F 07")
     assert (rec["quantity"], rec["vib"], rec["raw"]) == ("reserved", "6F", "07")
-    rec = one("01 FB 05 07")
-    assert (rec["quantity"], rec["vib"]) == ("reserved", "FB05")
+    rec = one("01 FB 07 07")
+    assert (rec["quantity"], rec["vib"]) == ("reserved", "FB07")
 
 
 def test_manufacturer_specific_vif_keeps_data():
@@ -176,7 +238,11 @@ def test_manufacturer_specific_vif_keeps_data():
     ("01 83 36 05", "Wh*s", 5, {}),  # multiplied by s
     ("01 83 75 07", "Wh", 0.7, {}),  # x 10^(5-6)
     ("01 83 7D 02", "Wh", 2000, {}),  # x 10^3
-    ("01 E7 7B 05", "°C", 6, {}),  # + 10^(3-3) in the VIF's unit
+    ("01 E7 7B 05", "°C", 6, {}),  # + 10^(3-3) in the base unit
+    ("04 93 78 E8030000", "m^3", 1.001, {"decimal": "1.001"}),  # 1000 l + 10^(0-3) m^3, not 10^(-3-3)
+    ("04 93 7B E8030000", "m^3", 2, {"decimal": "2"}),  # 1000 l + 10^(3-3) m^3
+    ("04 AB 7A 05000000", "W", 5.1, {"decimal": "5.1"}),  # 5 W + 10^(2-3) W
+    ("05 93 78 0000C03F", "m^3", 0.0025, {}),  # a real: 1.5 l + 10^-3 m^3
     ("01 83 3B 05", "Wh", 5, {"modifiers": ["accumulation_if_positive"]}),
     ("01 83 BC 7E 05", "Wh", 5, {"modifiers": ["accumulation_if_negative", "future_value"]}),
     ("01 93 15 00", "m^3", 0, {"record_error": "no_data"}),
@@ -192,6 +258,40 @@ def test_orthogonal_vifes(records, unit, value, extra):
     assert math.isclose(rec["value"], value)
     for k, v in extra.items():
         assert rec.get(k) == v
+
+
+@pytest.mark.parametrize("code, name", [
+    ("0C", "delta_import_export"),
+    ("10", "accumulation_absolute"),  # EN 13757-3:2018 table 15
+    ("11", "data_type_c"),
+    ("12", "data_type_d"),
+    ("14", "direction_to_meter"),  # from the communication partner to the meter
+    ("15", "direction_from_meter"),
+])
+def test_orthogonal_extension_table_fc(code, name):
+    rec = one("04 A9 FC %s 64000000" % code)
+    assert (rec["unit"], rec["value"], rec["modifiers"]) == ("W", 1.0, [name])
+    assert "vib" not in rec
+
+
+@pytest.mark.parametrize("records, vib, extra", [
+    ("04 A9 FC 0F 64000000", "A9FC0F", {"modifiers": ["reserved"]}),  # FCh table, reserved in 2018
+    ("04 A9 FC 13 64000000", "A9FC13", {"modifiers": ["reserved"]}),
+    ("04 A9 FC 16 64000000", "A9FC16", {"modifiers": ["reserved"]}),
+    ("04 A9 FC 7F 64000000", "A9FC7F", {"modifiers": ["reserved"]}),
+    ("04 A9 10 64000000", "A910", {"modifiers": ["reserved"]}),  # combinable VIFE 10h
+    ("04 A9 C4 3B 64000000", "A9C43B", {"modifiers": ["reserved", "accumulation_if_positive"]}),
+    ("04 A9 08 64000000", "A908", {"record_error": "reserved", "record_error_code": 8}),
+    ("04 A9 0C 64000000", "A90C", {"record_error": "illegal_vif_group", "record_error_code": 12, "vib": None}),
+])
+def test_reserved_vifes_keep_their_code(records, vib, extra):
+    # The name "reserved" alone would lose the code: the record keeps the
+    # whole VIB and the data, as for a reserved VIF.
+    rec = one(records)
+    extra = dict({"vib": vib, "raw": "64000000" if extra.get("vib", 1) else None}, **extra)
+    for k, v in extra.items():
+        assert rec.get(k) == v, k
+    assert (rec["quantity"], rec["value"]) == ("power", 1.0)
 
 
 def test_orthogonal_vife_chain_of_ten():
@@ -258,6 +358,9 @@ def test_undecoded_layouts_keep_their_data():
     ("0D 13 D2 3412", -1.234),  # negative BCD
     ("0D FD 17 E2 3412", "1234"),  # binary: hex, most significant byte first
     ("0D FD 16 F0" + " 00" * 15 + " 01", "01" + "00" * 15),  # binary of 4*(F0h-ECh) = 16 bytes
+    ("0D FD 16 F4" + " 00" * 31 + " 02", "02" + "00" * 31),  # 4*(F4h-ECh) = 32 bytes
+    ("0D FD 16 F5" + " 00" * 47 + " 03", "03" + "00" * 47),  # F5h: 48 bytes (not 36)
+    ("0D FD 16 F6" + " 00" * 63 + " 04", "04" + "00" * 63),  # F6h: 64 bytes (not 40)
     ("0D FD 11 00", ""),
     ("0D FD 11 02 E9 41", "Aé"),  # ISO 8859-1
 ])
@@ -266,9 +369,12 @@ def test_lvar(records, value):
     assert rec["value"] == value
 
 
-def test_reserved_lvar_is_unsupported():
-    with pytest.raises(UnsupportedError, match="LVAR 0xFB is reserved") as e:
-        decode("0D FD 11 FB 00")
+@pytest.mark.parametrize("lvar", ["CA", "DF", "F7", "F8", "FA", "FB", "FF"])
+def test_reserved_lvar_is_unsupported(lvar):
+    # EN 13757-3:2013/2018: F7h-FFh are reserved (F5h and F6h have lengths of their own), as are
+    # the BCD lengths past 9 bytes.
+    with pytest.raises(UnsupportedError, match="LVAR 0x%s is reserved" % lvar) as e:
+        decode("0D FD 11 %s" % lvar + " 00" * 60)
     assert e.value.offset == 7 + 12 + 3
 
 
@@ -326,6 +432,11 @@ def test_fixed_data_structure_bcd_and_binary():
     # Status bit 7: binary counters; bit 6: stored values.
     tg = decode("78563412 0A C0 E9 45 01010000 35010000", ci=0x73, header=b"")
     assert [(r["value"], r["storage"]) for r in tg["records"]] == [(0.257, 1), (309000, 1)]
+    # ... and the status flags say so: in this structure they are not the manufacturer's.
+    assert tg["header"]["status_flags"] == ["historic_values", "counters_binary"]
+    tg = decode("78563412 0A E5 E9 45 01010000 35010000", ci=0x73, header=b"")
+    assert tg["header"]["status_flags"] == ["application_busy", "power_low", "manufacturer_bit_5",
+                                            "historic_values", "counters_binary"]
     # CI 77h: the same, most significant byte first.
     tg = decode("12345678 0A 00 E9 45 00000001 00000135", ci=0x77, header=b"")
     assert tg["header"]["id"] == "12345678" and [r["value"] for r in tg["records"]] == [0.001, 135000]

@@ -55,8 +55,10 @@ PRIMARY = """
 7F manufacturer_specific - 0 plain
 """
 
-# Main extension table, VIF FDh (EN 13757-3:2004, with the 2013 additions
-# for codes the 2004 edition left reserved). 72h "daylight saving (beginning,
+# Main extension table, VIF FDh (EN 13757-3:2004, with the 2013/2018
+# additions for codes the 2004 edition left reserved: storage interval in
+# months and years (28h-29h), operator specific data (2Ah), time point
+# second (2Bh), ...). 72h "daylight saving (beginning,
 # ending, deviation)" carries data type K (kind dst); 73h "listening window
 # management" carries type L, whose layout is not decoded (README, Not done).
 EXT_FD = """
@@ -91,7 +93,8 @@ EXT_FD = """
 22 storage_block_size - 0 plain
 23 tariff_subunit_descriptor - 0 plain
 24 storage_interval s 0 dur
-2A reserved - 0 res
+2A operator_specific_data - 0 plain
+2B time_point_second s 0 plain
 2C duration_since_last_readout s 0 dur
 30 tariff_start - 0 time
 31 tariff_duration s 1 dur
@@ -121,16 +124,29 @@ EXT_FD = """
 77 reserved - 0 res
 """
 
-# Alternate extension table, VIF FBh (EN 13757-3:2004).
+# Alternate extension table, VIF FBh: EN 13757-3:2018 (table 14), which
+# adds reactive and apparent energy and power, Mcal, relative humidity, 1 ft^3,
+# phase angles, frequency and the heat cost allocator rating factors where
+# the 2004 edition had reserved codes. The 2018 edition reserves the US
+# customary codes of 2004 (US gallons 22h-26h, degrees Fahrenheit 58h-67h and
+# 70h-73h; non-metric units now come from VIFE 3Dh): no 2018 code means
+# anything else there, so their 2004 meaning stays. Rating factors are
+# dimensionless and returned as sent (README, Not done).
 EXT_FB = """
 00 energy Wh 5 dec
-02 reserved - 0 res
+02 reactive_energy varh 3 dec
+04 apparent_energy VAh 3 dec
+06 reserved - 0 res
 08 energy J 8 dec
 0A reserved - 0 res
+0C energy cal 5 dec
 10 volume m^3 2 dec
 12 reserved - 0 res
+14 reactive_power var 0 dec
 18 mass kg 5 dec
-1A reserved - 0 res
+1A relative_humidity % -1 dec
+1C reserved - 0 res
+20 volume ft^3 0 dec
 21 volume ft^3 -1 dec
 22 volume US_gal -1 dec
 24 volume_flow US_gal/min -3 dec
@@ -138,14 +154,25 @@ EXT_FB = """
 26 volume_flow US_gal/h 0 dec
 27 reserved - 0 res
 28 power W 5 dec
-2A reserved - 0 res
+2A phase_voltage_to_voltage ° -1 dec
+2B phase_voltage_to_current ° -1 dec
+2C frequency Hz -3 dec
 30 power J/h 8 dec
 32 reserved - 0 res
+34 apparent_power VA 0 dec
+38 reserved - 0 res
 58 flow_temperature °F -3 dec
 5C return_temperature °F -3 dec
 60 temperature_difference °F -3 dec
 64 external_temperature °F -3 dec
-68 reserved - 0 res
+68 resulting_rating_factor - 0 plain
+69 thermal_output_rating_factor - 0 plain
+6A thermal_coupling_rating_factor - 0 plain
+6B thermal_coupling_rating_factor_room - 0 plain
+6C thermal_coupling_rating_factor_heater - 0 plain
+6D low_temperature_rating_factor - 0 plain
+6E display_output_scaling_factor - 0 plain
+6F reserved - 0 res
 70 temperature_limit °F -3 dec
 74 temperature_limit °C -3 dec
 78 cumulative_max_power W -3 dec
@@ -223,11 +250,14 @@ ORTHO = """
 7F manufacturer - 0
 """
 
-# Orthogonal extension (VIFE FCh, then this code), EN 13757-3:2013.
+# Orthogonal extension (VIFE FCh, then this code), EN 13757-3:2018 table 15:
+# 10h is the accumulation of the absolute value, 14h/15h the directions;
+# 0Dh-0Fh and 13h are reserved there (pymbusparser 0.5.3 names them from a
+# later revision, which no public copy confirms: kept as reserved codes).
 ORTHO_EXT = """reserved at_phase_l1 at_phase_l2 at_phase_l3 at_neutral between_l1_l2
 between_l2_l3 between_l3_l1 at_quadrant_1 at_quadrant_2 at_quadrant_3 at_quadrant_4
-delta_import_export reserved reserved accumulation_absolute reserved data_type_c data_type_d
-direction_to_meter direction_from_meter"""
+delta_import_export reserved reserved reserved accumulation_absolute data_type_c data_type_d
+reserved direction_to_meter direction_from_meter"""
 
 # Record error codes carried in a VIFE (EN 13757-3 record errors), by code.
 RECORD_ERRORS = """none too_many_difes storage_not_implemented unit_not_implemented
@@ -278,25 +308,64 @@ APPLICATION_ERRORS = """unspecified_error unimplemented_CI_field buffer_too_long
 too_many_records premature_end_of_record more_than_10_DIFEs more_than_10_VIFEs reserved
 application_busy too_many_readouts"""
 
-
+# The name lists, by code (tables.py: name list entries are numbered from WORDS).
+LIST_NAMES = ("ORTHO_EXT", "RECORD_ERRORS", "MEDIUMS", "FIXED_MEDIUMS", "APPLICATION_ERRORS")
+LISTS = (ORTHO_EXT, RECORD_ERRORS, MEDIUMS, FIXED_MEDIUMS, APPLICATION_ERRORS)
 
 
 class Names:
-    """Collects names while the tables are built; each name is stored once."""
+    """Numbers every name once, in the order given: the names only the table
+    rows use, then those both use, then those only the name lists use.
 
-    def __init__(self):
-        self.text = []
+    A row or list entry is one byte, and there are more than 256 names, so
+    rows number names from 0 and lists from WORDS (the first shared name):
+    each sees at most 256 of them.
+    """
+
+    def __init__(self, row_words, list_words):
+        shared = [w for w in row_words if w in set(list_words)]
+        order = [w for w in row_words if w not in shared] + shared
+        order += [w for w in list_words if w not in order]
+        self.words = len(order) - len(set(list_words))  # number of the first name a list uses
+        assert len(order) - self.words <= 256 and self.words + len(shared) <= 256, "too many names"
+        self.text = order
+        self.seen = {w: k for k, w in enumerate(order)}
         self.starts = [0]
-        self.seen = {}
+        for w in order:
+            self.starts.append(self.starts[-1] + len(w))
 
     def number(self, word):
-        word = "" if word == "-" else word
-        k = self.seen.get(word)
-        if k is None:
-            k = self.seen[word] = len(self.starts) - 1
-            self.text.append(word)
-            self.starts.append(self.starts[-1] + len(word))
+        k = self.seen[_word(word)]
+        assert k < 256, "a row refers to name %d: %s" % (k, word)
         return k
+
+    def listed(self, word):
+        k = self.seen[_word(word)] - self.words
+        assert 0 <= k < 256, word
+        return k
+
+
+def unique(words):
+    out = []
+    for w in words:
+        if w not in out:
+            out.append(w)
+    return out
+
+
+def _word(word):
+    return "" if word == "-" else word
+
+
+def row_words(spec, columns):
+    """The names in the n columns of a text table, in order of appearance."""
+    out = []
+    for line in spec.split("\n"):
+        f = line.split()
+        for col, word in zip(columns, f[1:]):
+            if col == "n" and _word(word) not in out:
+                out.append(_word(word))
+    return out
 
 
 def rows(spec, columns, names, kinds=VIF_KINDS):
@@ -321,7 +390,7 @@ def rows(spec, columns, names, kinds=VIF_KINDS):
 
 
 def words(spec, names):
-    return bytes(names.number(w) for w in spec.split())
+    return bytes(names.listed(w) for w in spec.split())
 
 
 def index(table, width):
@@ -351,8 +420,14 @@ def literal(name, data, indent=4):
 
 def render(head):
     """tables.py: its hand-written head (up to MARKER) and the generated rows."""
-    names = Names()
     vif = ("n", "n", "i", "k")
+    tables = ((PRIMARY, vif), (EXT_FD, vif), (EXT_FB, vif), (ORTHO, ("k", "n", "i")),
+              (FIXED_UNITS, ("n", "n", "i", "i")))
+    in_rows = []
+    for spec, columns in tables:
+        in_rows += row_words(spec, columns)
+    in_lists = [w for spec in LISTS for w in spec.split()]
+    names = Names(unique(in_rows), unique(in_lists))
     primary = rows(PRIMARY, vif, names)
     fd = rows(EXT_FD, vif, names)
     fb = rows(EXT_FB, vif, names)
@@ -362,8 +437,8 @@ def render(head):
     for name, data in (("PRIMARY", primary), ("EXT_FD", fd), ("EXT_FB", fb), ("ORTHO", ortho),
                        ("FIXED_UNITS", fixed)):
         out.append(literal(name, data))
-    for name, spec in (("ORTHO_EXT", ORTHO_EXT), ("RECORD_ERRORS", RECORD_ERRORS), ("MEDIUMS", MEDIUMS),
-                       ("FIXED_MEDIUMS", FIXED_MEDIUMS), ("APPLICATION_ERRORS", APPLICATION_ERRORS)):
+    out.append("WORDS = const(%d)  # the name lists below number names from here\n" % names.words)
+    for name, spec in zip(LIST_NAMES, LISTS):
         out.append(literal(name, words(spec, names)))
     for name, data, width in (("PRIMARY_INDEX", primary, 5), ("FD_INDEX", fd, 5), ("FB_INDEX", fb, 5),
                               ("ORTHO_INDEX", ortho, 4)):

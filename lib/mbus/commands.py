@@ -26,10 +26,27 @@ def _send(p, address, build):
     return a, key
 
 
+def forget_links(p, a):
+    """The FCB state a SND_NKE to a makes stale: every slave that heard it
+    expects FCB=1 next, and only its own E5h tells that it heard it. FEh and
+    FFh reach every slave (all entries go), FDh the selected one, whichever
+    secondary address that was (all secondary entries and FDh go)."""
+    if a == ADDR_BROADCAST or a == ADDR_BROADCAST_REPLY:
+        p.fcb.clear()
+    elif a == ADDR_NETWORK:
+        for key in [k for k in p.fcb if isinstance(k, str) or k == ADDR_NETWORK]:
+            del p.fcb[key]
+    else:
+        p.fcb.pop(a, None)
+
+
 def ping(p, address):
     """SND_NKE; True when E5h came back (the link is then reset), False on
-    silence. Raises CollisionError when the answer is garbled."""
+    silence. Raises CollisionError when the answer is garbled. The FCB
+    state of every slave the SND_NKE may have reset is forgotten, so the
+    next exchange with it synchronises afresh."""
     a = rq.check_primary(address)
+    forget_links(p, a)
     if a == ADDR_BROADCAST:
         yield from p.transact(rq.snd_nke(a), EXPECT_NOTHING, a)
         return False
@@ -37,7 +54,7 @@ def ping(p, address):
         yield from p.transact(rq.snd_nke(a), EXPECT_ACK, a)
     except NoReplyError:
         return False
-    if a != ADDR_NETWORK:
+    if a <= rq.MAX_PRIMARY:
         p.fcb[a] = 1
     return True
 

@@ -19,8 +19,16 @@ def fixed(mv, i, end, big, tg):
     medium = ((u2 >> 6) << 2) | (u1 >> 6)
     h = tg["header"] = header(V.hexstr(mv, i, 4, not big), None, None, None, mv[i + 4], status, None)
     h["medium_code"] = medium
-    h["medium"] = T.name(T.FIXED_MEDIUMS[medium])
-    # Status bit 7: counters binary, not BCD; bit 6: stored (historic) values.
+    h["medium"] = T.listed(T.FIXED_MEDIUMS, medium)
+    # Status bit 7: counters binary, not BCD; bit 6: stored (historic) values
+    # at a fixed date. The variable data structure leaves both to the
+    # manufacturer, this one defines them.
+    flags = h["status_flags"]
+    for k in range(len(flags)):
+        if flags[k] == "manufacturer_bit_6":
+            flags[k] = "historic_values"
+        elif flags[k] == "manufacturer_bit_7":
+            flags[k] = "counters_binary"
     storage = 1 if status & 0x40 else 0
     units = T.FIXED_UNITS
     for off, code in ((8, u1 & 0x3F), (12, u2 & 0x3F)):
@@ -38,7 +46,7 @@ def fixed(mv, i, end, big, tg):
             v, why = V.bcd(mv, i + off, 4, big)
         if v is not None:
             e = units[r + 3] - 128 + (units[r + 4] - 128) * (code - units[r])
-            v = v * 10 ** e if e >= 0 else v / 10 ** -e
+            v = V.scale(v, e)
         rec["quantity"] = T.name(units[r + 1])
         rec["unit"] = T.name(units[r + 2])
         rec["value"] = v

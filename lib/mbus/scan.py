@@ -4,12 +4,15 @@
 # The secondary scan is a wildcard search: select a mask, and when several
 # slaves answer, split the first wildcard nibble into its values and recurse.
 # It splits every nibble, including the hexadecimal ones of manufacturer,
-# version and medium (0-E there, 0-9 in the BCD identification number).
+# version and medium (0-E there, 0-9 in the BCD identification number; when
+# 0-9 do not account for the slaves that collided, an identification nibble
+# is tried with A-E too, for meters whose numbers are not BCD).
 #
 # A slave whose nibble is one that no probe names (F, which is the wildcard
-# itself, or a non-BCD identification digit) only answers masks that keep
-# that nibble open. So a second pass verifies: select the whole mask again,
-# deselect (CI 56h) every slave found, and ask the selected slave for data.
+# itself, or a letter in an identification nibble whose 0-9 split looked
+# complete) only answers masks that keep that nibble open. So a second pass
+# verifies: select the whole mask again, deselect (CI 56h) every slave
+# found, and ask the selected slave for data.
 # Silence proves the list complete; a reply is a slave the first pass
 # missed, and the search continues with found slaves excluded the same way,
 # which also separates a slave from another that shadows it.
@@ -29,17 +32,30 @@ SINGLE = "single"
 COLLISION = "collision"
 REFINE = "refine"  # one slave answered, but its reply names no secondary address
 BCD_DIGITS = "0123456789"
-HEX_DIGITS = "0123456789ABCDE"
+NON_BCD = "ABCDE"
+HEX_DIGITS = BCD_DIGITS + NON_BCD
 ID_NIBBLES = const(8)
 
 
-def scan_primary(p, addresses=None, progress=None, retries=0):
-    """SND_NKE to each address; a garbled answer is a collision."""
+def scan_primary(p, addresses=None, progress=None, retries=0, read=False):
+    """SND_NKE to each address; a garbled answer is a collision.
+
+    Two meters that answer after the same delay put identical E5h on the
+    line, whose wired AND is a clean E5h: with read=True each address that
+    answered is also asked for data (REQ_UD2), and a garbled telegram marks
+    the collision the E5h hid. The result then maps the addresses read to
+    the secondary address in their reply ("secondary")."""
     found = []
     collisions = []
+    secondary = {}
     probes = 0
     for a in range(rq.MAX_PRIMARY + 1) if addresses is None else addresses:
         rq.check_primary(a)
+        # A slave that heard the SND_NKE expects FCB=1 next (FDh-FFh: any slave).
+        if a <= rq.MAX_PRIMARY:
+            p.fcb.pop(a, None)
+        else:
+            p.fcb.clear()
         outcome = NONE
         for _ in range(retries + 1):
             probes += 1
@@ -54,13 +70,41 @@ def scan_primary(p, addresses=None, progress=None, retries=0):
             outcome = SINGLE
             p.fcb[a] = 1
             break
+        if outcome == SINGLE and read and a <= rq.MAX_PRIMARY:
+            outcome = yield from _read_one(p, a, retries, secondary)
         if outcome == SINGLE:
             found.append(a)
         elif outcome == COLLISION:
             collisions.append(a)
         if progress:
             progress(probes, a, outcome)
-    return {"found": found, "collisions": collisions, "probes": probes}
+    out = {"found": found, "collisions": collisions, "probes": probes}
+    if read:
+        out["secondary"] = secondary
+    return out
+
+
+def _read_one(p, a, retries, secondary):
+    """REQ_UD2 (FCB=1: the SND_NKE just reset the link) to an address that
+    answered E5h: COLLISION when the telegram comes back garbled, else
+    SINGLE (also for silence or an E5h: one meter without data for us)."""
+    outcome = SINGLE
+    for _ in range(retries + 1):
+        try:
+            frame = yield from p.exchange(rq.req_ud2(a, 1), EXPECT_RSP_UD, a)
+        except CollisionError:
+            outcome = COLLISION  # several telegrams at once, or noise: ask again
+            continue
+        except (NoReplyError, FrameError):
+            break
+        sec = rq.reply_secondary(frame)
+        if sec is not None:
+            secondary[a] = sec
+        outcome = SINGLE
+        break
+    # The meter is one telegram into its sequence: the next read starts afresh.
+    p.fcb.pop(a, None)
+    return outcome
 
 
 class _Unverifiable(Exception):
@@ -155,32 +199,54 @@ class _SecondaryScan:
         if outcome == SINGLE:
             self.add(sec, primary)
         elif outcome != NONE:
-            yield from self.split(mask, pos, exclude)
+            yield from self.split(mask, pos, exclude, 2 if outcome == COLLISION else 1)
         return outcome
 
-    def split(self, mask, pos, exclude):
+    def split(self, mask, pos, exclude, slaves=2):
+        """Probe the values of the first wildcard nibble from pos; slaves is
+        how many answered mask (2: a collision, so at least two)."""
         i = mask.find("F", pos)
         if i < 0:
             self.collisions.append(mask)
             return
-        head = mask[:i]
-        tail = mask[i + 1:]
-        for d in BCD_DIGITS if i < ID_NIBBLES else HEX_DIGITS:
-            yield from self.node(head + d + tail, i + 1, exclude)
+        hexed = i >= ID_NIBBLES
+        seen = yield from self.values(mask, i, HEX_DIGITS if hexed else BCD_DIGITS, exclude)
+        if not hexed and seen < slaves:
+            # The digits 0-9 account for fewer slaves than answered: the others
+            # have a letter there (identification numbers need not be BCD).
+            hexed = True
+            yield from self.values(mask, i, NON_BCD, exclude)
         if exclude:
-            yield from self.rest(mask, i + 1)
+            yield from self.rest(mask, i + 1, hexed)
 
-    def rest(self, mask, pos):
-        """Find the slaves under mask that are not found yet (exclusion probes)."""
+    def values(self, mask, i, digits, exclude):
+        """Probe mask with nibble i set to each of digits; returns how many
+        slaves answered at least (a collision counts two)."""
+        seen = 0
+        for d in digits:
+            outcome = yield from self.node(mask[:i] + d + mask[i + 1:], i + 1, exclude)
+            if outcome != NONE:
+                seen += 2 if outcome == COLLISION else 1
+        return seen
+
+    def rest(self, mask, pos, hexed=True):
+        """Find the slaves under mask that are not found yet (exclusion probes);
+        hexed is False while identification nibble pos-1 was tried with 0-9 only."""
         while True:
             outcome, sec, primary = yield from self.probe(mask, True)
             if outcome == SINGLE:
                 self.add(sec, primary)
                 continue  # maybe more
-            if outcome != NONE:
-                # Several unknown slaves, all with an unnamed nibble before pos
-                # (or, at the top, anywhere): keep it open, split the next one.
-                yield from self.split(mask, pos, True)
+            if outcome == NONE:
+                return
+            if not hexed:
+                # Unknown slaves are left under mask: try the letters there.
+                hexed = True
+                yield from self.values(mask, pos - 1, NON_BCD, True)
+                continue
+            # Several unknown slaves, all with an unnamed nibble before pos
+            # (or, at the top, anywhere): keep it open, split the next one.
+            yield from self.split(mask, pos, True, 2 if outcome == COLLISION else 1)
             return
 
 

@@ -18,6 +18,14 @@ def _connect(host, port, timeout_ms):
         s.connect(ai[-1])
     except OSError as e:
         raise TransportError("cannot connect to %s:%d: %s" % (host, port, e))
+    try:
+        # TCP_NODELAY: a request that follows one nobody answered (a
+        # broadcast, a silent probe) must not wait for the peer's delayed ACK
+        # (Nagle), some 40 ms, longer than a fast reply window. MicroPython
+        # names neither constant: IPPROTO_TCP is 6, TCP_NODELAY 1 (Linux, lwIP).
+        s.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+    except (OSError, AttributeError):
+        pass
     return s
 
 

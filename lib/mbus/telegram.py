@@ -18,7 +18,7 @@ MAX_VIFE = const(10)
 LONG_HEADER = const(12)
 SHORT_HEADER = const(4)
 
-_EXTRAS = ("modifiers", "record_error", "vib", "daylight_saving")
+_EXTRAS = ("modifiers", "record_error", "record_error_code", "vib", "daylight_saving")
 
 
 def view(data):
@@ -125,9 +125,8 @@ def telegram(mv, i, end, frame):
         else:
             # Application error; no code at all means "unspecified" (code 0).
             code = mv[i] if n else 0
-            msgs = T.APPLICATION_ERRORS
-            msg = T.name(msgs[code]).replace("_", " ") if code < len(msgs) else "reserved"
-            tg["error"] = {"code": code, "message": msg}
+            msg = T.listed(T.APPLICATION_ERRORS, code)
+            tg["error"] = {"code": code, "message": msg.replace("_", " ") if msg else "reserved"}
     else:
         what = T.MASTER_CI.get(ci)
         if what:
@@ -146,8 +145,7 @@ def header(ident, man, version, medium, access, status, signature):
         # Manufacturer in mode 1 wire order (low byte first), as the master's select sends it.
         h["secondary_address"] = "%s%02X%02X%02X%02X" % (ident, man & 0xFF, man >> 8, version, medium)
     if medium is not None:
-        names = T.MEDIUMS
-        h["medium"] = T.name(names[medium]) if medium < len(names) else "reserved"
+        h["medium"] = T.listed(T.MEDIUMS, medium) or "reserved"
     if status is not None:
         flags = []
         state = T.APPLICATION_STATES[status & 3]
@@ -226,10 +224,12 @@ def records(mv, i, end, big, tg):
                 size = lv & 0x0F  # BCD of 2*size digits, positive (Cxh) or negative (Dxh)
             elif 0xE0 <= lv <= 0xEF:
                 size = lv - 0xE0  # binary number
-            elif 0xF0 <= lv <= 0xFA:
-                size = 4 * (lv - 0xEC)  # binary number of 4*(LVAR-ECh) bytes
+            elif 0xF0 <= lv <= 0xF4:
+                size = 4 * (lv - 0xEC)  # binary number of 16, 20, 24, 28 or 32 bytes
+            elif lv == 0xF5 or lv == 0xF6:
+                size = 48 if lv == 0xF5 else 64  # binary number
             else:
-                raise UnsupportedError("LVAR 0x%02X is reserved" % lv, i)
+                raise UnsupportedError("LVAR 0x%02X is reserved (EN 13757-3)" % lv, i)
             i += 1
         else:
             size = lengths[coding]
@@ -241,6 +241,8 @@ def records(mv, i, end, big, tg):
                "subunit": subunit, "quantity": quantity, "unit": unit, "value": v}
         if exact is not None:
             rec["decimal"] = exact
+        if coding == 0x08:
+            rec["readout_selection"] = True  # a master's request for this record, no data
         if x or why:
             for key in _EXTRAS:
                 if x and key in x:
@@ -283,8 +285,10 @@ def extended_vib(mv, i, end):
             nv = 0
         if base == 0x7F or vi[3] == T.RESERVED:
             x["vib"] = V.hexstr(mv, i, j - i)
-    if nv:
-        orthogonal(mv, ve, nv, x)
+    if nv and orthogonal(mv, ve, nv, x):
+        # A reserved VIFE or record error code: the whole VIB is kept, so the
+        # code is not lost in the name "reserved".
+        x["vib"] = V.hexstr(mv, i, j - i)
     return j, vi, x
 
 
@@ -336,7 +340,8 @@ def plain_text(mv, i, end):
 
 
 def orthogonal(mv, j, count, x):
-    """Read combinable (orthogonal) VIFEs mv[j:j+count] into extras x."""
+    """Read combinable (orthogonal) VIFEs mv[j:j+count] into extras x; True
+    when one of them (or a record error code) is a reserved code."""
     rows = T.ORTHO
     index = T.ORTHO_INDEX
     mods = []
@@ -362,8 +367,8 @@ def orthogonal(mv, j, count, x):
             x["unit"] = x.get("unit", "") + ("*" if kind == T.TIMES else "/") + name
         elif kind == T.ERROR:
             if code:  # code 0 says "no error"
-                errors = T.RECORD_ERRORS
-                x["record_error"] = T.name(errors[code]) if code < len(errors) else "reserved"
+                x["record_error"] = T.listed(T.RECORD_ERRORS, code) or "reserved"
+                x["record_error_code"] = code
         elif kind == T.DATE_OF or kind == T.DURATION_OF:
             # Spelled out from the code's bits: 0 end/begin, 2 last/first, 3 upper/lower.
             if name == "start":
@@ -382,8 +387,7 @@ def orthogonal(mv, j, count, x):
             if k < stop:
                 code = mv[k] & 0x7F
                 k += 1
-                ext = T.ORTHO_EXT
-                mods.append(T.name(ext[code]) if code < len(ext) else "reserved")
+                mods.append(T.listed(T.ORTHO_EXT, code) or "reserved")
         else:
             # MANUFACTURER: the VIFEs from here on are the manufacturer's. The
             # value stays decoded by the VIF, as devices use this to tag
@@ -393,6 +397,7 @@ def orthogonal(mv, j, count, x):
             break
     if mods:
         x["modifiers"] = mods
+    return "reserved" in mods or x.get("record_error") == "reserved"
 
 
 def value(mv, i, size, coding, big, vi, x):
@@ -436,24 +441,29 @@ def value(mv, i, size, coding, big, vi, x):
         pass
     elif kind == T.DEC:
         e += scale
-        if e >= 0:
-            v = v * 10 ** e
-        else:
-            if type(v) is int and not (x and "offset" in x):
-                exact = V.decimal(v, e)
-            v = v / 10 ** -e
         if x and "offset" in x:
-            e = vi[2] + x["offset"]
-            v += 10 ** e if e >= 0 else 1 / 10 ** -e
+            # Additive correction: + 10**offset in the base unit (EN 13757-3
+            # "unit of VIF"; libmbus and pymbusparser read it so too).
+            off = x["offset"]
+            if type(v) is int:
+                low = e if e < off else off
+                v = v * 10 ** (e - low) + 10 ** (off - low)  # exact: (v*10**e + 10**off) / 10**low
+                e = low
+            else:
+                v = V.scale(v, e) + V.scale(1, off)
+                e = 0
+        if e < 0 and type(v) is int:
+            exact = V.decimal(v, e)
+        v = V.scale(v, e)
     elif kind == T.DURATION:
         if x and "duration" in x:
             unit = "s"
             e = x["duration"]
         if scale:
-            v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+            v = V.scale(v, scale)
         v = v * T.DURATION_S[e]
     elif scale:
-        v = v * 10 ** scale if scale >= 0 else v / 10 ** -scale
+        v = V.scale(v, scale)
     if type(v) is float and v - v != 0:
         # A real of +-inf, or scaled past the float range (single precision
         # on the ESP32): JSON has no such number.

@@ -29,6 +29,28 @@ def decimal(n, e):
     return "-" + s if n < 0 else s
 
 
+_EXACT = 1 << 53  # ints below this convert to a float exactly
+
+
+def scale(v, e):
+    """v * 10**e: an int stays an exact int for e >= 0; otherwise the float
+    nearest to the exact result, the same on CPython and MicroPython.
+
+    Small ints and exponents are two exact floats and one rounding here;
+    MicroPython divides a big int by converting it to a float first (two
+    roundings, CPython rounds once), so ints of 53 bits or more, and powers
+    of ten past 10**22, go to mbus.bigscale (imported on first use).
+    """
+    if e >= 0:
+        if type(v) is int or e <= 22:
+            return v * 10 ** e
+    elif e >= -22 and (type(v) is not int or -_EXACT < v < _EXACT):
+        return v / 10 ** -e
+    from mbus.bigscale import scale_big
+
+    return scale_big(v, e)
+
+
 def real(mv, i, big):
     """(value, None) of a 32-bit IEEE float (type H); NaN is invalid."""
     v = unpack_from(">f" if big else "<f", mv, i)[0]

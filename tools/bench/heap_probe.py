@@ -104,9 +104,15 @@ def ballast(leave):
 async def succeeds(op):
     """True when op() (an async callable returning True on success) ran
     without running out of heap."""
+    from mbus import DecodeError
+
     try:
         return bool(await op())
-    except MemoryError as e:
+    except (MemoryError, DecodeError) as e:
+        # The decoder reports a telegram that outgrows the heap as a
+        # DecodeError ("does not fit the free heap"); any other is a failure.
+        if not isinstance(e, MemoryError) and "does not fit the free heap" not in str(e):
+            raise
         if TRACE:
             sys.print_exception(e)
             emit(kind="failed", free=gc.mem_free(), largest=largest_block())

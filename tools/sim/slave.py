@@ -1,10 +1,12 @@
 """One simulated meter: how a slave answers each master frame (EN 13757-2/-3).
 
 A slave answers SND_NKE and SND_UD with E5h, REQ_UD2 with its telegrams. Its
-frame count bit (FCB) state follows the link layer: after SND_NKE any FCB
-starts a new exchange; afterwards a frame with the same FCB as the previous
-one is a retry (the last reply is repeated, a command is acknowledged again
-but not executed) and a toggled FCB advances to the next telegram.
+frame count bit (FCB) state follows the link layer (EN 13757-2): after
+SND_NKE (and at power-on) it expects FCB=1 in the next FCV=1 frame, as if
+the previous one had FCB=0; a frame with the same FCB as the previous one
+is a retry (the last reply is repeated: right after the reset that is the
+E5h to SND_NKE; a command is acknowledged again but not executed) and a
+toggled FCB advances to the next telegram.
 """
 from mbus import frame
 from mbus import requests as rq
@@ -41,7 +43,7 @@ class Slave:
         self.index = 0
 
     def reset_link(self):
-        self.last_fcb = None  # FCB of the previous FCV=1 frame; None after a reset
+        self.last_fcb = 0  # FCB of the previous FCV=1 frame; after a reset the next one must be 1
         self.started = False  # telegrams[index] has been sent since the reset
         self.index = 0
 
@@ -86,7 +88,7 @@ class Slave:
         if not self.addressed(a):
             return None, None
         if fn == FN_SND_UD and ci is not None:
-            repeat = fcv and self.last_fcb is not None and fcb == self.last_fcb
+            repeat = fcv and fcb == self.last_fcb
             if fcv:
                 self.last_fcb = fcb
             if repeat:
@@ -131,7 +133,13 @@ class Slave:
         return None
 
     def _respond(self, fcv, fcb):
-        if fcv and self.last_fcb is not None and fcb == self.last_fcb and self.started:
+        if fcv and fcb == self.last_fcb and not self.started:
+            # The same FCB before any telegram since the reset (FCB=0 right
+            # after SND_NKE): a repetition of the frame before, whose answer
+            # was an E5h. A master that kept an old FCB across a link reset
+            # gets E5h, not a telegram.
+            return ACK, "FCB %d unchanged, no telegram since the reset (FCB=1 expected): E5h repeated" % fcb
+        if fcv and fcb == self.last_fcb:
             note = "FCB unchanged: telegram %d/%d repeated"
         else:
             if self.started:

@@ -95,7 +95,8 @@ def cmd_scan_primary(args):
 
     master = device.open_master(args)
     progress.update(0, "address %d" % args.first, force=True)
-    result, failure = _scan(master, lambda: master.scan_primary(addresses, step, device.retries(args, scan=True)),
+    result, failure = _scan(master, lambda: master.scan_primary(addresses, step, device.retries(args, scan=True),
+                                                                args.read),
                             lambda: dict(seen), progress, args)
     _print_primary_scan(result, args, len(addresses))
     return _finish(result, failure)
@@ -111,9 +112,15 @@ def _print_primary_scan(result, args, span):
     if args.format == "json":
         output.emit_json(result, args)
         return
+    read = result.get("secondary")
     rows = [("address", "answer")]
     for a in sorted(result["found"] + result["collisions"]):
-        rows.append((a, "E5h" if a in result["found"] else "garbled: several meters share this address"))
+        if a in result["collisions"]:
+            rows.append((a, "garbled: several meters share this address"))
+        elif read is not None and a in read:
+            rows.append((a, "E5h, telegram from %s" % read[a]))
+        else:
+            rows.append((a, "E5h"))
     lines = [output.columns(rows, right=(0,))] if len(rows) > 1 else []
     lines.append("%d meter(s) found, %d collision(s); %d probes over %d addresses%s" % (
         len(result["found"]), len(result["collisions"]), result["probes"], span,
@@ -326,7 +333,9 @@ COMMANDS = (
      "Send SND_NKE to every primary address in the range; an E5h means a meter, a garbled answer means "
      "several meters share the address. Ctrl-C prints what was found so far.",
      (_arg("--first", type=int, default=0, metavar="A", help="first address (0)"),
-      _arg("--last", type=int, default=250, metavar="A", help="last address (250)")), True, "plain"),
+      _arg("--last", type=int, default=250, metavar="A", help="last address (250)"),
+      _arg("--read", action="store_true", help="also read every address that answered: a garbled telegram is "
+           "a collision that identical E5h answers hid (a telegram per meter)")), True, "plain"),
     ("scan-secondary", cmd_scan_secondary, "find meters by secondary address",
      "Wildcard search over secondary addresses (identification, manufacturer, version, medium), splitting "
      "every nibble where several meters answer, then a verification pass with the found meters deselected. "

@@ -487,14 +487,20 @@ def _records(body):
             raise LibmbusError("Premature end of record at VIF.", i + HEAD)
         length = (0, 1, 2, 3, 4, 4, 6, 8, 0, 1, 2, 3, 4, 0, 6, 8)[r.dif & 0x0F]
         if r.dif & 0x0F == 0x0D:
-            # LVAR sizes of EN 13757-3 (text, BCD, binary, long binary).
+            # LVAR sizes of EN 13757-3 (text, BCD, binary, long binary);
+            # the reserved F7h-FAh as libmbus reads them (LVAR - F0h bytes),
+            # FBh-FFh not at all, as libmbus.
             r.lvar = lvar = at(i)
             if lvar <= 0xBF:
                 length = lvar
             elif lvar <= 0xEF:
                 length = lvar & 0x0F
-            elif lvar <= 0xFA:
+            elif lvar <= 0xF4:
                 length = 4 * (lvar - 0xEC)
+            elif lvar <= 0xF6:
+                length = 48 if lvar == 0xF5 else 64
+            elif lvar <= 0xFA:
+                length = lvar - 0xF0
             if lvar <= 0xFA:
                 i += 1
         if i + length > size:

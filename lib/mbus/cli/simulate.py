@@ -48,17 +48,19 @@ def _simulator():
     return config, server
 
 
-def _load(config, name):
-    """The bus: DEMO_BUS, a config file, or one bundled with the simulator by name (ten, corpus ...)."""
+def _load(config, name, seed=None):
+    """The bus: DEMO_BUS, a config file, or one bundled with the simulator by
+    name (ten, corpus ...). seed (None: the config's) draws the response
+    delays the config leaves open and the faults."""
     if name is None:
-        return config.build(DEMO_BUS)
+        return config.build(DEMO_BUS, seed=seed)
     path = name
     if not os.path.isfile(path):
         bundled = os.path.join(os.path.dirname(os.path.abspath(config.__file__)), name)
         path = bundled if os.path.isfile(bundled) else bundled + ".json"
         if not os.path.isfile(path):
             raise CliError("no simulator config %s (neither a file nor one of the bundled configs)" % name, USAGE)
-    return config.load(path)
+    return config.load(path, seed)
 
 
 def cmd_simulate(args):
@@ -66,11 +68,9 @@ def cmd_simulate(args):
     if args.corpus:
         os.environ["MBUS_CORPUS"] = os.path.abspath(args.corpus)
     try:
-        bus = _load(config, args.config)
+        bus = _load(config, args.config, args.seed)
     except config.ConfigError as e:
         raise CliError("simulator: %s" % e, USAGE)
-    if args.seed is not None:
-        bus.seed = args.seed
     sys.stdout.reconfigure(line_buffering=True)  # "listening on" must reach a pipe at once
 
     def stop(signum, frame):
