@@ -111,7 +111,9 @@ def main():
             receiver.__exit__()
     last = samples[-1]
     total = last["heap_total"]
-    low = min(x["heap_free_low"] for x in samples)
+    # the gateway's own low-water mark and what status answers saw (an answer
+    # is written while the API's request code is loaded: part of "at all times")
+    low = min(min(x["heap_free_low"], x["heap_free"]) for x in samples)
     half = samples[len(samples) // 2:]
     drift = slope([x["polls"] for x in half], [x["heap_free"] for x in half]) * 100
     memory_errors = sum("MemoryError" in x for x in board.lines)

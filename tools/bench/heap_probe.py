@@ -197,6 +197,9 @@ class FakeWriter:
     async def aclose(self):
         pass
 
+    def close(self):
+        pass
+
     def get_extra_info(self, name):
         return ("127.0.0.1", 0)
 
