@@ -200,6 +200,14 @@ class FakeWriter:
     def close(self):
         pass
 
+    def write(self, data):
+        if self.status is None:
+            self.status = int(bytes(data).split(b" ", 2)[1])
+        self.sent += len(data)
+
+    async def drain(self):
+        pass
+
     def get_extra_info(self, name):
         return ("127.0.0.1", 0)
 
