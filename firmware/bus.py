@@ -1,18 +1,23 @@
 # The bus master on the board's transport (bus.kind): machine.UART on a
 # board, raw TCP to the simulator or a ser2net-style gateway. The transport
 # is opened on first use and reopened after it failed, so a bus that is away
-# at boot or drops its connection costs failed reads, never a crash.
+# at boot or drops its connection costs failed reads, never a crash. What
+# the exchanges met on the line is counted since boot, across reopenings.
 from mbus.errors import TransportError
 
 import log
 
 
 class Bus:
+    # counters() order: frames sent, exchanges failed, then mbus.master.COUNT_NAMES
+    COUNTERS = ("frames_sent", "exchanges_failed", "no_reply", "garbled", "bad_frame", "echoes", "noise_skipped")
+
     def __init__(self, cfg):
         self.cfg = cfg
         self.master = None
         self.opens = 0
         self.last_error = None
+        self.closed = [0] * len(self.COUNTERS)  # counted by the masters dropped so far
 
     def where(self):
         c = self.cfg
@@ -39,9 +44,25 @@ class Bus:
         log.info("bus: %s open at %d baud", self.where(), c["baudrate"])
         return AsyncMaster(transport, **options)
 
+    def counters(self):
+        """[frames sent, exchanges failed, per kind of mbus.master.COUNT_NAMES] since boot."""
+        out = list(self.closed)
+        if self.master is not None:
+            p = self.master.core
+            out[0] += p.sent
+            out[1] += p.failed
+            for i, n in enumerate(p.counts):
+                out[2 + i] += n
+        return out
+
+    def failed(self):
+        """Exchanges failed since boot (each one retried or reported)."""
+        return self.closed[1] + (self.master.core.failed if self.master is not None else 0)
+
     async def _drop(self, e):
         self.last_error = str(e)
         log.warning("bus: %s failed: %s; reopening on the next read", self.where(), e)
+        self.closed = self.counters()
         master, self.master = self.master, None
         try:
             if master is not None:

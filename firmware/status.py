@@ -32,17 +32,20 @@ def gateway(gw, version):
         s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
         # one meter at a time, while the answer is written: the counters of
         # up to 64 meters never sit in the heap together
-        s["meters"] = ((m.name, meter(m)) for m in sch.meters)
+        s["meters"] = ((m.name, meter(m, sch.busy == m.name)) for m in sch.meters)
     for name, fn in gw.status_parts.items():
         s[name] = fn()  # parts carry no secrets (the log masks them too)
     return s
 
 
 def bus(b):
-    """The bus.Bus's line and connection."""
+    """The bus.Bus's line and connection, and what its exchanges met."""
     c = b.cfg
-    return {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
-            "opens": b.opens, "last_error": b.last_error}
+    s = {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
+         "opens": b.opens, "last_error": b.last_error}
+    for name, n in zip(b.COUNTERS, b.counters()):
+        s[name] = n
+    return s
 
 
 def flash_free():
@@ -54,14 +57,14 @@ def flash_free():
     return st[0] * st[3]
 
 
-def meter(m):
-    """A scheduler.Meter's counters and times."""
+def meter(m, busy=False):
+    """A scheduler.Meter's counters and times (busy: it is being read now)."""
     last_error = None
     if m.failed is not None:
         last_error = _stamp(m.failed)
         last_error["error"] = m.failed[2]
-    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.polls,
-            "ok": m.ok, "errors": m.errors, "consecutive_errors": m.failing,
+    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.ok + m.errors + busy,
+            "ok": m.ok, "errors": m.errors, "faults": m.faults, "consecutive_errors": m.failing,
             "state": "ok" if m.ok and not m.failing else ("failing" if m.failing else "waiting"),
             "last_ok": None if m.ok_at is None else _stamp(m.ok_at), "last_error": last_error,
             "last_read_ms": m.last_ms, "next_in_s": max(0, compat.ticks_diff(m.due, compat.ticks_ms())) // 1000}
