@@ -77,7 +77,8 @@ class Forwarder:
         """Send the next reading: None when there is none, else (seq, the
         error or None); seq 0 when the outbox itself failed."""
         try:
-            item = self.outbox.peek(sink.name)
+            # a sink that streams gets a Record: no block of heap the reading's size
+            item = self.outbox.peek(sink.name, not sink.streams)
         except Exception as e:  # flash or memory trouble: the reading stays queued
             return 0, e
         if item is None:

@@ -37,6 +37,7 @@ def _crc32(data, value=0):
 crc32 = getattr(binascii, "crc32", _crc32)  # ports built without deflate lack it
 
 _HDR = const(24)
+_PIECE = const(512)  # a record read in pieces is never one big block of heap
 _ENOSPC = const(28)  # not in MicroPython's errno module
 _MAX_BODY = const(0xFFFFFF)
 _EXT = ".log"
@@ -69,6 +70,42 @@ def _dump(reading, f):
         json.dump(reading, f, **_dumps_kw)  # streamed in small pieces
     else:
         f.write(json.dumps(reading, **_dumps_kw).encode())
+
+
+class Record:
+    """A stored reading's JSON on flash, for a sink that sends it in pieces
+    (peek(sink, whole=False)): its CRC-32 was checked when peeked. Send it
+    as: f = r.open(); for piece in r.pieces(f, buf): ...; f.close().
+    pieces() checks the CRC again before it yields the last piece, so a
+    record that changed meanwhile (its segment dropped) never goes out whole."""
+
+    def __init__(self, path, off, n, crc):
+        self.path = path
+        self.off = off
+        self.n = n
+        self.crc = crc
+
+    def __len__(self):
+        return self.n
+
+    def open(self):
+        f = open(self.path, "rb")
+        f.seek(self.off)
+        return f
+
+    def pieces(self, f, buf):
+        mv = memoryview(buf)
+        left = self.n
+        crc = 0
+        while left:
+            k = f.readinto(mv[: min(left, len(mv))])
+            if not k:
+                raise OutboxError("outbox: %s ends within the record at %d" % (self.path, self.off))
+            crc = crc32(mv[:k], crc)
+            left -= k
+            if not left and crc & 0xFFFFFFFF != self.crc:
+                raise OutboxError("outbox: the record at %s:%d changed on flash" % (self.path, self.off))
+            yield mv[:k]
 
 
 class OutboxError(Exception):
@@ -248,8 +285,9 @@ class Outbox:
             self.on_append()
         return seq
 
-    def peek(self, sink):
-        """(seq, body bytes) of the next reading for sink, or None."""
+    def peek(self, sink, whole=True):
+        """(seq, body) of the next reading for sink, or None. body: the
+        reading's JSON bytes, or with whole=False a Record to read in pieces."""
         seq = self._cursor(sink) + 1
         pos = self._pos.get(sink)
         skipped = False
@@ -261,7 +299,7 @@ class Outbox:
                     seq = self._next
                     break
                 seq, walked = pos[0], True
-            body, nxt = self._read(pos)
+            body, nxt = self._read(pos, whole)
             if body is not None:
                 self._pos[sink] = (seq + 1, pos[1], nxt)
                 return seq, body
@@ -476,21 +514,34 @@ class Outbox:
             seq = nxt
         return None
 
-    def _read(self, pos):
-        """(body, offset after it); body None if the crc fails, offset -1
-        if there is no valid header at pos."""
+    def _read(self, pos, whole=True):
+        """(body, offset after it): body bytes (or a Record), None if the crc
+        fails; offset -1 if there is no valid record at pos."""
         seq, first, off = pos
-        with open(self._seg_path(first), "rb") as f:
+        path = self._seg_path(first)
+        with open(path, "rb") as f:
             f.seek(off)
             hdr = f.read(_HDR)
             n = self._parse(hdr, seq)
             if n < 0:
                 return None, -1
-            body = f.read(n)
-            nl = f.read(1)
-            if len(body) != n or nl != b"\n":
+            want = int(hdr[15:23], 16)
+            if whole:
+                body = f.read(n)
+                got, crc = len(body), crc32(body)
+            else:  # the crc in pieces: no block of n bytes
+                body = Record(path, off + _HDR, n, want)
+                got = crc = 0
+                mv = memoryview(bytearray(_PIECE))
+                while got < n:
+                    k = f.readinto(mv[: min(n - got, _PIECE)])
+                    if not k:
+                        break
+                    crc = crc32(mv[:k], crc)
+                    got += k
+            if got != n or f.read(1) != b"\n":
                 return None, -1
-            if crc32(body) & 0xFFFFFFFF != int(hdr[15:23], 16):
+            if crc & 0xFFFFFFFF != want:
                 body = None
             return body, off + _HDR + n + 1
 

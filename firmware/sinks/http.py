@@ -5,14 +5,26 @@
 import asyncio
 
 from sinks import SinkError, parse_url, tls_context
-from tcp import one_buffer, open_stream
+from tcp import close, one_buffer, open_stream
 
 # the receiver rejects this very reading: retrying it is pointless
 _PERMANENT = (400, 409, 413, 415, 422)
 
 
+async def _stream(w, record):
+    """An outbox.Record to the stream, piece by piece, from flash."""
+    f = record.open()
+    try:
+        for piece in record.pieces(f, bytearray(512)):
+            w.write(bytes(piece))  # a copy: the buffer is read into again
+            await w.drain()
+    finally:
+        f.close()
+
+
 class HTTPSink:
     kind = "http"
+    streams = True  # the forwarder hands it outbox Records: read from flash in pieces
 
     def __init__(self, cfg, gateway, log=print):
         self.name = cfg["name"]
@@ -43,19 +55,20 @@ class HTTPSink:
     async def _post(self, seq, body):
         r, w = await open_stream(self.host, self.port, self.ssl)
         try:
-            parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)), body)
+            head = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)))
             if self.ssl:
-                w.write(one_buffer(parts))
+                w.write(one_buffer(head))  # one TLS record
             else:
-                for p in parts:
+                for p in head:
                     w.write(p)
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                w.write(body)
+            else:
+                await _stream(w, body)
             await w.drain()
             line = await r.readline()
         finally:
-            try:
-                w.close()
-            except Exception:
-                pass
+            close(w)
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise SinkError("%s: no HTTP status line in the answer (%r)" % (self.url, bytes(line[:40])))

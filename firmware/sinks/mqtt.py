@@ -15,6 +15,7 @@ from sinks import hass
 
 class MQTTSink:
     kind = "mqtt"
+    streams = False  # it parses each reading for the Home Assistant fields
 
     def __init__(self, cfg, gateway, on_poll=None, log=print):
         self.name = cfg["name"]
