@@ -20,13 +20,20 @@ _EINPROGRESS = 115  # Linux and lwIP
 
 
 async def open_stream(host, port, ssl=None, server_hostname=None):
-    if not _MICROPYTHON:
-        return await asyncio.open_connection(host, port, ssl=ssl, server_hostname=server_hostname or host if ssl
-                                             else None)
     import socket
+
+    if not _MICROPYTHON:
+        try:
+            return await asyncio.open_connection(host, port, ssl=ssl,
+                                                 server_hostname=server_hostname or host if ssl else None)
+        except socket.gaierror as e:  # type: ignore[attr-defined]  # CPython only
+            raise OSError("cannot resolve %s: %s" % (host, e))
     from select import POLLOUT, poll
 
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]  # blocks: use an IP (README)
+    try:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]  # blocks: use an IP (README)
+    except OSError as e:  # the error alone does not say which name
+        raise OSError("cannot resolve %s: %s" % (host, e))
     s = socket.socket(ai[0], socket.SOCK_STREAM)
     try:
         s.setblocking(False)

@@ -48,6 +48,8 @@ class HTTPSink:
             status, reason = await asyncio.wait_for(self._post(seq, body), self.timeout)
         except asyncio.TimeoutError:
             raise SinkError("%s: no answer within %ss" % (self.url, self.timeout))
+        except OSError as e:  # refused, reset, no such host: say where
+            raise SinkError("%s: %s" % (self.url, e))
         self.last_status = status
         if not 200 <= status < 300:
             raise SinkError("%s answered %d %s" % (self.url, status, reason), status in _PERMANENT)
