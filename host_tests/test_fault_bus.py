@@ -10,10 +10,11 @@ from fault_bus import run
 
 SECONDS = int(os.environ.get("FAULT_SECONDS", "30"))
 SEED = int(os.environ.get("FAULT_SEED", "1"))
+RATE = float(os.environ.get("FAULT_RATE", "0.05"))  # per reply and kind of fault
 
 
 def test_bus_faults_never_reach_a_sink(tmp_path, corpus):
-    r = run(tmp_path, seconds=SECONDS, seed=SEED)
+    r = run(tmp_path, seconds=SECONDS, rate=RATE, seed=SEED)
     report = os.environ.get("FAULT_REPORT")
     if report:
         with open(report, "w") as f:
