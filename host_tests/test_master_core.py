@@ -169,6 +169,9 @@ def test_a_failed_read_resynchronises_next_time():
     p = Protocol()
     with pytest.raises(NoReplyError):
         line.run(p.read(1))
+    # then one more reply window, whatever comes dropped: a late reply must
+    # not pass for the next exchange's
+    assert line.reads[-1] == p.reply_ms
     line.run(p.read(1))
     assert line.written[-2:] == [rq.snd_nke(1), rq.req_ud2(1, 1)]
 

@@ -232,6 +232,14 @@ class Protocol:
 
     # -- public steps ---------------------------------------------------------
 
+    def discard(self, ms):
+        """Drop whatever comes until the line was quiet for the rest of ms."""
+        t0 = ticks_ms()
+        while True:
+            left = ms - ticks_diff(ticks_ms(), t0)
+            if left <= 0 or not (yield (READ, left)):
+                return
+
     def read(self, address, multi=True, max_frames=16):
         """REQ_UD2 until the slave has no more records (or max_frames).
 
@@ -239,12 +247,23 @@ class Protocol:
         "complete": False when the slave still had records (multi=False or
         max_frames reached); the next read then starts its sequence afresh}.
         """
-        from mbus import decode, merge
-
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
         if address == ADDR_BROADCAST:
             raise ValueError("no slave answers at the broadcast address 255: nothing to read")
+        try:
+            return (yield from self._read(address, multi, max_frames))
+        except MBusError:
+            # A reply given up on may still come. Dropped now, it cannot pass
+            # for the next exchange's: a late E5h names no sender, and taken
+            # for the next meter's link reset it starts that meter's
+            # multi-telegram read mid-sequence (a reading short of records).
+            yield from self.discard(self.reply_ms)
+            raise
+
+    def _read(self, address, multi, max_frames):
+        from mbus import decode, merge
+
         a, key = yield from self._address(address)
         who = a if key == a else key
         frames = []
