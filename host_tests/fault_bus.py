@@ -36,7 +36,7 @@ from unix_board import Simulator, UnixBoard
 
 HEAP = "112wK"
 FAULT_KINDS = ("no_reply", "bad_checksum", "truncate", "noise", "slow", "echo", "collision")
-SLOW_MS = 250  # past the master's reply window at 2400 baud (188 ms + the request's own 21 ms)
+SLOW_MS = 250  # past the reply window of a 5-byte request at 2400 baud (23 ms on the line + 188 ms)
 RETRIES = 2  # the master's default: three attempts per exchange
 SHARED = 6  # the primary address two meters answer at
 

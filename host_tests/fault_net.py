@@ -235,8 +235,9 @@ def run(tmp_path, seconds=60, seed=1, echo=None):
     counts = {}
     for far, got in (("broker", net.sub.states()), ("web", net.received_http())):
         try:
+            # polling went on while the subscriber caught up: more may have arrived
             counts[far] = len(delivered(got, produced))
-            if counts[far] != top:
+            if counts[far] < top:
                 problems.append("sink %s: %d of %d readings arrived" % (far, counts[far], top))
         except AssertionError as e:
             problems.append("sink %s: %s" % (far, e))

@@ -157,7 +157,7 @@ class Segment:
             kind = "noisy" if "noise" in hits else "intact"
         self.stats["outcomes"][kind] += 1
         if replies and "slow" in hits:
-            self.stats["late"] += 1  # after the reply window: a master has given up on it
+            self.stats["late"] += 1  # delayed by slow_ms: past a master's window if that is shorter
 
     def _table(self, slave):
         table = dict(self.bus.faults)
