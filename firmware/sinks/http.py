@@ -22,6 +22,20 @@ async def _stream(w, record):
         f.close()
 
 
+async def _rest(r):
+    """Read the answer's headers and a short body: closing a socket with
+    unread bytes resets the connection while the server may still write."""
+    n = 0
+    while True:
+        h = await r.readline()
+        if not h or h == b"\r\n" or h == b"\n":
+            break
+        if h[:15].lower() == b"content-length:":
+            n = int(h[15:])
+    if 0 < n <= 1024:  # a longer one is not ours to wait for
+        await r.readexactly(n)
+
+
 class HTTPSink:
     kind = "http"
     streams = True  # the forwarder hands it outbox Records: read from flash in pieces
@@ -69,6 +83,10 @@ class HTTPSink:
                 await _stream(w, body)
             await w.drain()
             line = await r.readline()
+            try:
+                await _rest(r)
+            except Exception:
+                pass  # the status is what counts
         finally:
             close(w)
         parts = line.split(None, 2)
