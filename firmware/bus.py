@@ -9,15 +9,12 @@ import log
 
 
 class Bus:
-    # counters() order: frames sent, exchanges failed, then mbus.master.COUNT_NAMES
-    COUNTERS = ("frames_sent", "exchanges_failed", "no_reply", "garbled", "bad_frame", "echoes", "noise_skipped")
-
     def __init__(self, cfg):
         self.cfg = cfg
         self.master = None
         self.opens = 0
         self.last_error = None
-        self.closed = [0] * len(self.COUNTERS)  # counted by the masters dropped so far
+        self.core = None  # the Protocol of the master dropped last: its counters carry over
 
     def where(self):
         c = self.cfg
@@ -42,30 +39,25 @@ class Bus:
             options["reply_timeout_ms"] = c["timeout_ms"]
         self.opens += 1
         log.info("bus: %s open at %d baud", self.where(), c["baudrate"])
-        return AsyncMaster(transport, **options)
-
-    def counters(self):
-        """[frames sent, exchanges failed, per kind of mbus.master.COUNT_NAMES] since boot."""
-        out = list(self.closed)
-        if self.master is not None:
-            p = self.master.core
-            out[0] += p.sent
-            out[1] += p.failed
-            for i, n in enumerate(p.counts):
-                out[2 + i] += n
-        return out
+        m = AsyncMaster(transport, **options)
+        old = self.core
+        if old is not None:  # counted since boot, not since the last reopening
+            p = m.core
+            p.sent, p.failed, p.counts = old.sent, old.failed, old.counts
+        return m
 
     def failed(self):
         """Exchanges failed since boot (each one retried or reported)."""
-        return self.closed[1] + (self.master.core.failed if self.master is not None else 0)
+        p = self.master.core if self.master is not None else self.core
+        return p.failed if p is not None else 0
 
     async def _drop(self, e):
         self.last_error = str(e)
         log.warning("bus: %s failed: %s; reopening on the next read", self.where(), e)
-        self.closed = self.counters()
         master, self.master = self.master, None
         try:
             if master is not None:
+                self.core = master.core
                 await master.close()
         except Exception:
             pass  # already broken; the next read opens a fresh transport

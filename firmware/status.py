@@ -6,6 +6,7 @@ import gc
 
 import compat
 import log
+from mbus.master import COUNT_NAMES
 
 
 def gateway(gw, version):
@@ -43,8 +44,11 @@ def bus(b):
     c = b.cfg
     s = {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
          "opens": b.opens, "last_error": b.last_error}
-    for name, n in zip(b.COUNTERS, b.counters()):
-        s[name] = n
+    p = b.master.core if b.master is not None else b.core  # mbus.master.Protocol: counted since boot
+    s["frames_sent"] = p.sent if p else 0
+    s["exchanges_failed"] = p.failed if p else 0
+    for i, name in enumerate(COUNT_NAMES):
+        s[name] = p.counts[i] if p else 0
     return s
 
 

@@ -232,14 +232,6 @@ class Protocol:
 
     # -- public steps ---------------------------------------------------------
 
-    def discard(self, ms):
-        """Drop whatever comes until the line was quiet for the rest of ms."""
-        t0 = ticks_ms()
-        while True:
-            left = ms - ticks_diff(ticks_ms(), t0)
-            if left <= 0 or not (yield (READ, left)):
-                return
-
     def read(self, address, multi=True, max_frames=16):
         """REQ_UD2 until the slave has no more records (or max_frames).
 
@@ -247,29 +239,19 @@ class Protocol:
         "complete": False when the slave still had records (multi=False or
         max_frames reached); the next read then starts its sequence afresh}.
         """
+        from mbus import decode, merge
+
         if max_frames < 1:
             raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
         if address == ADDR_BROADCAST:
             raise ValueError("no slave answers at the broadcast address 255: nothing to read")
-        try:
-            return (yield from self._read(address, multi, max_frames))
-        except MBusError:
-            # A reply given up on may still come. Dropped now, it cannot pass
-            # for the next exchange's: a late E5h names no sender, and taken
-            # for the next meter's link reset it starts that meter's
-            # multi-telegram read mid-sequence (a reading short of records).
-            yield from self.discard(self.reply_ms)
-            raise
-
-    def _read(self, address, multi, max_frames):
-        from mbus import decode, merge
-
-        a, key = yield from self._address(address)
-        who = a if key == a else key
         frames = []
         telegrams = []
         complete = True
+        key = None
         try:
+            a, key = yield from self._address(address)
+            who = a if key == a else key
             while True:
                 fcb = yield from self._next_fcb(a, key)
                 frame = yield from self.transact(rq.req_ud2(a, fcb), EXPECT_RSP_UD, who, key)
@@ -285,6 +267,13 @@ class Protocol:
                     break
         except MBusError:
             self.fcb.pop(key, None)
+            # A reply given up on may still come: dropped during one more
+            # reply window, it cannot pass for the next exchange's. (A late
+            # E5h names no sender; taken for the next meter's link reset, it
+            # started that meter's multi-telegram read mid-sequence.)
+            t0 = ticks_ms()
+            while (yield (READ, max(0, self.reply_ms - ticks_diff(ticks_ms(), t0)))):
+                pass
             raise
         return {"address": address, "frames": frames, "telegram": merge(telegrams), "complete": complete}
 
