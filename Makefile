@@ -52,11 +52,14 @@ demo: venv
 bench: venv
 	$(PY) tools/bench/decode_bench.py --corpus $(CORPUS)
 
-# Decoder fuzzing campaign (about 11 minutes; not in make test): atheris
-# 1,000,000 inputs, hypothesis (structure-aware, and the decoder's property
-# tests at profile "long"), 20,000 mutated inputs on the MicroPython unix
-# port at 32wK; summary table at the end, figures in build/fuzz/summary.json.
-# make test runs each of them short (host_tests/test_fuzz_*.py).
+# Robustness campaigns (about 16 minutes; not in make test): decoder fuzzing
+# (atheris 1,000,000 inputs, hypothesis structure-aware and the decoder's
+# property tests at profile "long", 20,000 mutated inputs on the MicroPython
+# unix port at 32wK; 11 minutes), then the bus and network fault campaigns
+# through the whole firmware, 5 minutes each side by side; summary table at
+# the end, figures in build/fuzz/summary.json. make test runs each of them
+# short (host_tests/test_fuzz_*.py, test_fault_*.py). Options, e.g.
+# FUZZ_ARGS="--campaigns bus,net --bus-seconds 600 --net-seconds 600".
 FUZZ_ARGS ?=
 .PHONY: fuzz
 fuzz: venv

@@ -1,7 +1,8 @@
 # The bus master on the board's transport (bus.kind): machine.UART on a
 # board, raw TCP to the simulator or a ser2net-style gateway. The transport
 # is opened on first use and reopened after it failed, so a bus that is away
-# at boot or drops its connection costs failed reads, never a crash.
+# at boot or drops its connection costs failed reads, never a crash. What
+# the exchanges met on the line is counted since boot, across reopenings.
 from mbus.errors import TransportError
 
 import log
@@ -13,6 +14,7 @@ class Bus:
         self.master = None
         self.opens = 0
         self.last_error = None
+        self.core = None  # the Protocol of the master dropped last: its counters carry over
 
     def where(self):
         c = self.cfg
@@ -37,7 +39,17 @@ class Bus:
             options["reply_timeout_ms"] = c["timeout_ms"]
         self.opens += 1
         log.info("bus: %s open at %d baud", self.where(), c["baudrate"])
-        return AsyncMaster(transport, **options)
+        m = AsyncMaster(transport, **options)
+        old = self.core
+        if old is not None:  # counted since boot, not since the last reopening
+            p = m.core
+            p.sent, p.failed, p.counts = old.sent, old.failed, old.counts
+        return m
+
+    def failed(self):
+        """Exchanges failed since boot (each one retried or reported)."""
+        p = self.master.core if self.master is not None else self.core
+        return p.failed if p is not None else 0
 
     async def _drop(self, e):
         self.last_error = str(e)
@@ -45,6 +57,7 @@ class Bus:
         master, self.master = self.master, None
         try:
             if master is not None:
+                self.core = master.core
                 await master.close()
         except Exception:
             pass  # already broken; the next read opens a fresh transport

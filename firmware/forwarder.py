@@ -82,7 +82,7 @@ class Forwarder:
         """Send the next reading: None when there is none, else (seq, the
         error or None); seq 0 when the outbox itself failed."""
         try:
-            item = self.outbox.peek(sink.name)
+            item = self.outbox.peek(sink.name)  # a Body: the sink reads it from flash in pieces
         except Exception as e:  # flash or memory trouble: the reading stays queued
             return 0, e
         if item is None:

@@ -11,7 +11,7 @@
 import asyncio
 
 from compat import const
-from tcp import one_buffer, open_stream, write_body
+from tcp import close, one_buffer, open_stream, write_body
 
 _CONNECT = const(0x10)
 _CONNACK = const(0x20)
@@ -317,7 +317,4 @@ class Client:
         self._tasks = ()
         w, self._r, self._w = self._w, None, None
         if w is not None:
-            try:
-                w.close()
-            except Exception:
-                pass
+            close(w)

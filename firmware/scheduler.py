@@ -25,7 +25,7 @@ class Meter:
         self.address = cfg["address"]
         self.interval_ms = cfg["interval_s"] * 1000
         self.due = ticks_ms()
-        self.polls = 0
+        self.faults = 0  # failed exchanges during its reads, retried or not (polls: ok + errors)
         self.ok = 0
         self.errors = 0
         self.failing = 0  # consecutive failures
@@ -90,9 +90,9 @@ class Scheduler:
         """Read meter m now; publish and return its reading or raise the error."""
         async with self.lock:
             self.busy = m.name
-            m.polls += 1
             self.polls += 1
             t0 = ticks_ms()
+            f0 = self.master.failed()
             try:
                 result = await self.master.read(m.address, multi=m.cfg["multi"], max_frames=m.cfg["max_frames"])
                 reading = readings.make(m.name, m.address, result, self.net.time_synced)
@@ -100,6 +100,7 @@ class Scheduler:
                 self._failed(m, e, t0)
                 raise
             finally:
+                m.faults += self.master.failed() - f0
                 self.busy = None
                 self.last_progress = ticks_ms()
             m.last_ms = ticks_diff(ticks_ms(), t0)

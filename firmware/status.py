@@ -7,6 +7,7 @@ import gc
 import compat
 import fsutil
 import log
+from mbus.master import COUNT_NAMES
 
 
 def gateway(gw, version):
@@ -34,7 +35,7 @@ def gateway(gw, version):
         s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
         # one meter at a time, while the answer is written: the counters of
         # up to 64 meters never sit in the heap together
-        s["meters"] = ((m.name, meter(m)) for m in sch.meters)
+        s["meters"] = ((m.name, meter(m, sch.busy == m.name)) for m in sch.meters)
     for name, fn in gw.status_parts.items():
         s[name] = fn()  # parts carry no secrets (the log masks them too)
     return s
@@ -48,10 +49,16 @@ def _retry_in(gw):
 
 
 def bus(b):
-    """The bus.Bus's line and connection."""
+    """The bus.Bus's line and connection, and what its exchanges met."""
     c = b.cfg
-    return {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
-            "opens": b.opens, "last_error": b.last_error}
+    s = {"kind": c["kind"], "where": b.where(), "baudrate": c["baudrate"], "open": b.master is not None,
+         "opens": b.opens, "last_error": b.last_error}
+    p = b.master.core if b.master is not None else b.core  # mbus.master.Protocol: counted since boot
+    s["frames_sent"] = p.sent if p else 0
+    s["exchanges_failed"] = p.failed if p else 0
+    for i, name in enumerate(COUNT_NAMES):
+        s[name] = p.counts[i] if p else 0
+    return s
 
 
 def flash_free():
@@ -65,14 +72,14 @@ def flash_free():
     return st[0] * st[3] if st[3] <= st[2] else 0
 
 
-def meter(m):
-    """A scheduler.Meter's counters and times."""
+def meter(m, busy=False):
+    """A scheduler.Meter's counters and times (busy: it is being read now)."""
     last_error = None
     if m.failed is not None:
         last_error = _stamp(m.failed)
         last_error["error"] = m.failed[2]
-    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.polls,
-            "ok": m.ok, "errors": m.errors, "consecutive_errors": m.failing,
+    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.ok + m.errors + busy,
+            "ok": m.ok, "errors": m.errors, "faults": m.faults, "consecutive_errors": m.failing,
             "state": "ok" if m.ok and not m.failing else ("failing" if m.failing else "waiting"),
             "last_ok": None if m.ok_at is None else _stamp(m.ok_at), "last_error": last_error,
             "last_read_ms": m.last_ms, "next_in_s": max(0, compat.ticks_diff(m.due, compat.ticks_ms())) // 1000}

@@ -331,6 +331,31 @@ def test_link_resets_to_fe_ff_and_fd_make_the_master_resynchronise(interpreter, 
     assert "E5h repeated" not in sim.output()
 
 
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("interpreter", INTERPRETERS)
+def test_a_late_reply_never_passes_for_the_next_meters(interpreter, driver, sim_for, tmp_path, corpus):
+    """Meter a answers its last attempt too late (250 ms: after the 211 ms
+    window at 2400 baud), so the read gives up; the master's next frame, the
+    link reset of a three-telegram meter left mid-sequence, comes while that
+    late E5h is still on the line. Taken for the reset's answer, the next read
+    began at the meter's third telegram and called it complete (found by
+    the bus fault campaign's analysis; README, "Robustness")."""
+    kam = "test-frames/kamstrup_382_005.hex"
+    cfg = {"slaves": [
+        {"name": "a", "primary": 1, "telegrams": ["test-frames/kamstrup_multical_601.hex"],
+         "faults": {"no_reply": {"probability": 1.0, "limit": 2}, "slow": {"probability": 1.0, "limit": 1}}},
+        {"name": "m", "primary": 5, "telegrams": [{"file": kam, "more_records_follow": True},
+                                                  {"file": kam, "more_records_follow": True}, kam]}],
+        "faults": {"slow_ms": 250}}
+    bus, want = expected_frames(cfg)
+    sim = sim_for(cfg)
+    ops = [["read", [5], {"max_frames": 2}], ["read", [1], {}], ["read", [5], {}]]
+    results, _ = run_ops(interpreter, sim, ops, tmp_path, driver)
+    assert ok(results[0])["complete"] is False and len(results[0]["ok"]["frames"]) == 2
+    assert results[1]["error"] == "NoReplyError"
+    check_read(results[2], want[5], interpreter)
+
+
 # -- commands ------------------------------------------------------------------
 
 @pytest.mark.parametrize("driver", DRIVERS)

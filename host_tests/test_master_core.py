@@ -4,7 +4,7 @@ import pytest
 
 from mbus import CollisionError, FrameError, MBusError, NoReplyError, frame
 from mbus import requests as rq
-from mbus.master import Master, Protocol
+from mbus.master import COUNT_NAMES, Master, Protocol
 
 ACK = b"\xe5"
 
@@ -64,6 +64,11 @@ def test_long_frame_byte_by_byte_is_never_cut_short():
     assert frame_ == big
 
 
+def counted(p):
+    """The master's counters by name, those still 0 left out."""
+    return {k: n for k, n in zip(COUNT_NAMES, p.counts) if n}
+
+
 def test_silence_costs_the_window_and_is_retried():
     line = Line()
     p = Protocol(retries=2)
@@ -72,12 +77,15 @@ def test_silence_costs_the_window_and_is_retried():
     assert line.written == [rq.snd_nke(3)] * 3
     assert "no reply from primary address 3" in str(e.value) and "(3 attempts)" in str(e.value)
     assert isinstance(e.value, MBusError)
+    assert counted(p) == {"no_reply": 3} and (p.sent, p.failed) == (3, 3)
 
 
 def test_echo_is_stripped_and_the_window_restarts():
     req = rq.snd_nke(7)
     line = Line([req[:2], req[2:], ACK])
-    assert line.run(Protocol().ping(7)) is True
+    p = Protocol()
+    assert line.run(p.ping(7)) is True
+    assert counted(p) == {"echoes": 1} and p.failed == 0
     assert line.reads[-2] == 188  # after the echo: the plain reply window
 
 
@@ -97,10 +105,12 @@ def test_a_reply_that_merely_starts_like_the_request_is_no_echo():
 ])
 def test_ack_exchange_failures_are_named(chunks, error, words):
     line = Line(*[chunks] * 3)
+    p = Protocol()
     with pytest.raises(error) as e:
-        line.run(Protocol().transact(rq.snd_nke(1), 1, 1))
+        line.run(p.transact(rq.snd_nke(1), 1, 1))
     assert words in str(e.value)
     assert len(line.written) == 3
+    assert counted(p) == {"garbled" if error is CollisionError else "bad_frame": 3} and p.failed == 3
 
 
 @pytest.mark.parametrize("reply, error, words", [
@@ -111,15 +121,29 @@ def test_ack_exchange_failures_are_named(chunks, error, words):
 ])
 def test_rsp_ud_failures_are_named(reply, error, words):
     line = Line(*[[reply]] * 3)
+    p = Protocol()
     with pytest.raises(error) as e:
-        line.run(Protocol().transact(rq.req_ud2(1, 1), 2, 1, 1))
+        line.run(p.transact(rq.req_ud2(1, 1), 2, 1, 1))
     assert words in str(e.value)
+    assert counted(p) == {"garbled" if error is CollisionError else "bad_frame": 3} and p.failed == 3
 
 
 def test_noise_before_a_long_frame_is_skipped():
     reply = rsp()
     line = Line([b"\x00\x13" + reply])
-    assert line.run(Protocol().transact(rq.req_ud2(1, 1), 2, 1, 1)) == reply
+    p = Protocol()
+    assert line.run(p.transact(rq.req_ud2(1, 1), 2, 1, 1)) == reply
+    assert counted(p) == {"noise_skipped": 1} and p.failed == 0
+
+
+def test_each_failed_attempt_is_counted_by_its_kind():
+    # silence, then a broken checksum, then the frame: a success after two failures
+    bad = bytearray(rsp())
+    bad[-2] ^= 1
+    line = Line([], [bytes(bad)], [rsp()])
+    p = Protocol()
+    assert line.run(p.transact(rq.req_ud2(1, 1), 2, 1, 1)) == rsp()
+    assert counted(p) == {"no_reply": 1, "garbled": 1} and (p.sent, p.failed) == (3, 2)
 
 
 def test_secondary_reply_must_match_the_selection():
@@ -145,6 +169,9 @@ def test_a_failed_read_resynchronises_next_time():
     p = Protocol()
     with pytest.raises(NoReplyError):
         line.run(p.read(1))
+    # then one more reply window, whatever comes dropped: a late reply must
+    # not pass for the next exchange's
+    assert line.reads[-1] == p.reply_ms
     line.run(p.read(1))
     assert line.written[-2:] == [rq.snd_nke(1), rq.req_ud2(1, 1)]
 

@@ -169,3 +169,24 @@ def test_realtime_paces_bytes_at_the_line_rate(tmp_path, corpus):
     assert len(r["frames"]) == 1
     assert elapsed >= wire
     assert stats["master_frames"] == 2 and stats["reply_bytes"] == 1 + len(r["frames"][0])
+
+
+def test_collision_fault_and_what_the_line_carried(tmp_path, corpus):
+    """A second meter talking at once garbles a reply; the stats tell each
+    answered frame's outcome, which the master's counters then match."""
+    once = {"probability": 1.0, "limit": 1}
+    cfg = {"slaves": [{"name": "a", "primary": 1, "telegrams": [KAM], "faults": {"collision": once}},
+                      {"name": "b", "primary": 2, "telegrams": [KAM], "faults": {"no_reply": once}},
+                      {"name": "c", "primary": 3, "telegrams": [KAM], "faults": {"noise": once}}]}
+    sim = Simulator(cfg, tmp_path, "--quiet")
+    try:
+        m = Master(TcpTransport(sim.host, sim.port), sync_fcb=False)
+        frames = [m.read(a)["frames"] for a in (1, 2, 3)]
+        counts = dict(zip(("no_reply", "garbled", "bad_frame", "echoes", "noise_skipped"), m.core.counts))
+        m.close()
+    finally:
+        stats = sim.stats()
+    assert all(len(f) == 1 for f in frames)
+    assert stats["faults"] == {"collision": 1, "no_reply": 1, "noise": 1} and stats["collisions"] == 1
+    assert stats["outcomes"] == {"silenced": 1, "collided": 1, "damaged": 0, "noisy": 1, "intact": 2}
+    assert counts == {"no_reply": 1, "garbled": 1, "bad_frame": 0, "echoes": 0, "noise_skipped": 1}

@@ -5,10 +5,24 @@
 import asyncio
 
 from sinks import SinkError
-from tcp import one_buffer, open_stream, write_body
+from tcp import close, one_buffer, open_stream, write_body
 
 # the receiver rejects this very reading: retrying it is pointless
 _PERMANENT = (400, 409, 413, 415, 422)
+
+
+async def _rest(r):
+    """Read the answer's headers and a short body: closing a socket with
+    unread bytes resets the connection while the server may still write."""
+    n = 0
+    while True:
+        h = await r.readline()
+        if not h or h == b"\r\n" or h == b"\n":
+            break
+        if h[:15].lower() == b"content-length:":
+            n = int(h[15:])
+    if 0 < n <= 1024:  # a longer one is not ours to wait for
+        await r.readexactly(n)
 
 
 class HTTPSink:
@@ -39,6 +53,8 @@ class HTTPSink:
             status, reason = await asyncio.wait_for(self._post(seq, body), self.timeout)
         except asyncio.TimeoutError:
             raise SinkError("%s: no answer within %ss" % (self.url, self.timeout))
+        except OSError as e:  # refused, reset, no such host: say where
+            raise SinkError("%s: %s" % (self.url, e))
         self.last_status = status
         if not 200 <= status < 300:
             raise SinkError("%s answered %d %s" % (self.url, status, reason), status in _PERMANENT)
@@ -46,19 +62,20 @@ class HTTPSink:
     async def _post(self, seq, body):
         r, w = await open_stream(self.host, self.port, self.ssl)
         try:
-            parts = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)))
+            head = (self._head, b"%d\r\nContent-Length: %d\r\n\r\n" % (seq, len(body)))
             if self.ssl:
-                w.write(one_buffer(parts))
+                w.write(one_buffer(head))  # one TLS record
             else:
-                for p in parts:
+                for p in head:
                     w.write(p)
             await write_body(w, body, self._buf)  # the body from flash, piece by piece
             line = await r.readline()
-        finally:
             try:
-                w.close()
+                await _rest(r)
             except Exception:
-                pass
+                pass  # the status is what counts
+        finally:
+            close(w)
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise SinkError("%s: no HTTP status line in the answer (%r)" % (self.url, bytes(line[:40])))

@@ -27,6 +27,15 @@ EXPECT_RSP_UD = const(2)  # a long frame from the slave (C = 08h plus ACD/DFC bi
 BITS_PER_CHAR = const(11)  # start, 8 data, even parity, stop
 MAX_TRAILING = const(512)
 
+# What exchanges met on the line, counted in Protocol.counts at these
+# indexes: the three ways an exchange fails, and two disturbances it survives.
+N_NO_REPLY = const(0)  # silence: NoReplyError
+N_GARBLED = const(1)  # bytes but no single valid frame (collision, noise, checksum): CollisionError
+N_BAD_FRAME = const(2)  # a valid frame of the wrong kind or address, or one cut short: FrameError
+N_ECHO = const(3)  # a converter's echo of the request, dropped
+N_NOISE = const(4)  # garbage before a valid long frame, skipped
+COUNT_NAMES = ("no_reply", "garbled", "bad_frame", "echoes", "noise_skipped")
+
 
 def _who(x):
     if isinstance(x, str):
@@ -69,6 +78,7 @@ class Protocol:
         self.framer = Framer()
         self.sent = 0  # frames written
         self.failed = 0  # exchanges that failed (each one retried or reported)
+        self.counts = [0] * len(COUNT_NAMES)  # indexes N_NO_REPLY ... N_NOISE
 
     def set_baudrate(self, baudrate):
         if not isinstance(baudrate, int) or baudrate <= 0:
@@ -78,6 +88,12 @@ class Protocol:
         self.reply_ms = reply if reply is not None else self.bits_ms(330) + 50
         self.char_timeout_ms = char if char is not None else self.bits_ms(5 * BITS_PER_CHAR) + 20
         self.settle_ms = settle if settle is not None else self.bits_ms(2 * BITS_PER_CHAR) + 2
+
+    def _fail(self, kind, err):
+        """err, counted as a failed exchange of its kind (N_NO_REPLY, ...)."""
+        self.failed += 1
+        self.counts[kind] += 1
+        return err
 
     def bits_ms(self, bits):
         """Time of bits on the line, in whole milliseconds (rounded up)."""
@@ -131,6 +147,7 @@ class Protocol:
                 if echo == n:
                     # The whole request came back: the reply window starts now.
                     echo = -1
+                    self.counts[N_ECHO] += 1
                     t0 = ticks_ms()
                     window = self.reply_ms
                 elif i < len(data):
@@ -139,28 +156,29 @@ class Protocol:
             f.feed(data, i)
         f.finish()
         if f.frame is None:
-            self.failed += 1
             if not f.total:
-                raise NoReplyError("no reply from %s within %d ms" % (_who(who), window))
+                raise self._fail(N_NO_REPLY, NoReplyError("no reply from %s within %d ms" % (_who(who), window)))
             if f.truncated is not None and f.skipped == f.total:
                 have, want = f.truncated
                 if want and f.total == have:
-                    raise FrameError("reply from %s truncated: %d of %d bytes" % (_who(who), have, want))
-            raise CollisionError("garbled reply from %s: %d bytes, no valid frame (%s)"
-                                 % (_who(who), f.total, f.error or "no frame start"))
+                    raise self._fail(N_BAD_FRAME, FrameError("reply from %s truncated: %d of %d bytes"
+                                                             % (_who(who), have, want)))
+            raise self._fail(N_GARBLED, CollisionError("garbled reply from %s: %d bytes, no valid frame (%s)"
+                                                       % (_who(who), f.total, f.error or "no frame start")))
         frame = f.frame
         if f.trailing or (f.skipped and frame[0] != START_LONG):
-            self.failed += 1
-            raise CollisionError("garbled reply from %s: %d stray bytes around a valid frame (collision?)"
-                                 % (_who(who), f.trailing + f.skipped))
+            raise self._fail(N_GARBLED, CollisionError(
+                "garbled reply from %s: %d stray bytes around a valid frame (collision?)"
+                % (_who(who), f.trailing + f.skipped)))
         if expect == EXPECT_ACK:
             if frame[0] != ACK:
-                self.failed += 1
-                raise FrameError("%s answered a %d-byte frame where E5h was expected" % (_who(who), len(frame)))
+                raise self._fail(N_BAD_FRAME, FrameError("%s answered a %d-byte frame where E5h was expected"
+                                                         % (_who(who), len(frame))))
         elif frame[0] != START_LONG or (frame[4] & 0x4F) != 0x08:
-            self.failed += 1
-            raise FrameError("%s answered %s where an RSP_UD long frame was expected"
-                             % (_who(who), "E5h" if frame[0] == ACK else "a %d-byte frame" % len(frame)))
+            raise self._fail(N_BAD_FRAME, FrameError("%s answered %s where an RSP_UD long frame was expected" % (
+                _who(who), "E5h" if frame[0] == ACK else "a %d-byte frame" % len(frame))))
+        if f.skipped:
+            self.counts[N_NOISE] += 1  # tolerated: the long frame's checksum vouches for it
         return frame
 
     def transact(self, request, expect, who=None, key=None):
@@ -181,11 +199,11 @@ class Protocol:
         if isinstance(key, str):
             sec = rq.reply_secondary(frame)
             if sec is not None and not rq.matches(key, sec):
-                self.failed += 1
-                raise FrameError("reply from secondary address %s, which does not match %s" % (sec, key))
+                raise self._fail(N_BAD_FRAME, FrameError("reply from secondary address %s, which does not match %s"
+                                                         % (sec, key)))
         elif self.check_address and isinstance(who, int) and who <= rq.MAX_PRIMARY and frame[5] != who:
-            self.failed += 1
-            raise FrameError("reply from primary address %d where %d was asked" % (frame[5], who))
+            raise self._fail(N_BAD_FRAME, FrameError("reply from primary address %d where %d was asked"
+                                                     % (frame[5], who)))
 
     # -- addressing and the frame count bit ---------------------------------
 
@@ -227,12 +245,13 @@ class Protocol:
             raise ValueError("max_frames must be >= 1, got %r" % (max_frames,))
         if address == ADDR_BROADCAST:
             raise ValueError("no slave answers at the broadcast address 255: nothing to read")
-        a, key = yield from self._address(address)
-        who = a if key == a else key
         frames = []
         telegrams = []
         complete = True
+        key = None
         try:
+            a, key = yield from self._address(address)
+            who = a if key == a else key
             while True:
                 fcb = yield from self._next_fcb(a, key)
                 frame = yield from self.transact(rq.req_ud2(a, fcb), EXPECT_RSP_UD, who, key)
@@ -248,6 +267,13 @@ class Protocol:
                     break
         except MBusError:
             self.fcb.pop(key, None)
+            # A reply given up on may still come: dropped during one more
+            # reply window, it cannot pass for the next exchange's. (A late
+            # E5h names no sender; taken for the next meter's link reset, it
+            # started that meter's multi-telegram read mid-sequence.)
+            t0 = ticks_ms()
+            while (yield (READ, max(0, self.reply_ms - ticks_diff(ticks_ms(), t0)))):
+                pass
             raise
         return {"address": address, "frames": frames, "telegram": merge(telegrams), "complete": complete}
 

@@ -1,7 +1,8 @@
-"""Decoder fuzzing campaign: every fuzzer with its count, then a summary table.
+"""Robustness campaigns: every fuzzer and fault campaign with its count, then a summary table.
 
     python tools/fuzz/campaign.py [--corpus ../shared/corpus/libmbus] [--out build/fuzz]
         [--atheris-runs 1000000] [--hypothesis-examples 10000] [--mp-count 20000] [--seed 1]
+        [--bus-seconds 300] [--bus-rate 0.05] [--net-seconds 300] [--campaigns decoder,bus,net]
 
 1. atheris (libFuzzer, coverage-guided): targets "decode" and "framer"
    (atheris_fuzz.py), seeded from the corpus, in parallel, 4/5 and 1/5 of
@@ -15,6 +16,11 @@
 4. MicroPython unix port at -X heapsize=32wK, .mpy build: mutate.py with a
    seeded PRNG; the same inputs on CPython; then the decoder alone on them
    (heap_probe.py) and the smallest heap the largest telegram decodes in.
+5. The fault campaigns, side by side, through the whole firmware on the
+   MicroPython unix port (host_tests/fault_bus.py: seeded bus faults at
+   112wK; host_tests/fault_net.py: broker and HTTP server flapping, hanging,
+   stalling, names that do not resolve), run by pytest as make test runs
+   them short, with FAULT_SECONDS, FAULT_SEED and FAULT_REPORT.
 
 Exit status 1 when any campaign found something (a crash, a finding, a
 decode slower than the bound). OUT/summary.json keeps the figures.
@@ -278,26 +284,71 @@ def micropython_campaign(out, count, seed):
             "decoder_alone_32wK": alone, "largest_telegram_min_heap_wK": smallest_heap(mpy, inputs, worst)}
 
 
+# -- 5. fault campaigns through the firmware ------------------------------------------
+
+FAULT_TESTS = {"bus": "host_tests/test_fault_bus.py", "net": "host_tests/test_fault_net.py"}
+
+
+def fault_start(kind, seconds, seed, rate, out):
+    report = os.path.join(out, "faults-%s.json" % kind)
+    if os.path.exists(report):
+        os.remove(report)
+    env = {"FAULT_SECONDS": str(seconds), "FAULT_SEED": str(seed), "FAULT_RATE": str(rate), "FAULT_REPORT": report}
+    proc, logpath = hypothesis_run([FAULT_TESTS[kind]], env, out, "faults-" + kind)
+    return kind, proc, logpath, report, time.time()
+
+
+def fault_result(kind, proc, logpath, report, t0):
+    rc = proc.wait()
+    r = {"problems": ["no report: see %s" % logpath]}
+    if os.path.exists(report):
+        with open(report) as f:
+            r = json.load(f)
+    r["exit"] = rc
+    r["wall_s"] = round(time.time() - t0)
+    return r
+
+
+def fault_row(kind, r):
+    found = len(r.get("problems", [])) + (1 if r["exit"] and not r.get("problems") else 0)
+    if kind == "bus":
+        name = "bus faults: firmware at %s, %d s, rate %s per reply and kind" % (r.get("heap"), r.get("seconds", 0),
+                                                                               r.get("rate"))
+        tried = "{:,} polls".format(r.get("polls", 0))
+    else:
+        name = "network faults: firmware at %s, %d s" % (r.get("heap"), r.get("seconds", 0))
+        tried = "{:,} phases".format(r.get("phases", 0))
+    return (name, tried, "{:,}".format(r.get("faults_injected", 0)), "{:,}".format(r.get("readings_checked", 0)),
+            found, "—")
+
+
+def fault_lines(kind, r):
+    faults = ", ".join("%s %d" % kv for kv in r.get("faults", {}).items())
+    if kind == "bus":
+        return ["bus faults injected: %s" % faults,
+                "  the line per answered frame: %s; late %s" % (json.dumps(r.get("line")), r.get("late")),
+                "  firmware counters (/api/status bus): %s" % json.dumps(r.get("counters")),
+                "  readings checked against the meters' telegrams: %s; at the shared address %s"
+                % (r.get("readings_checked"), json.dumps(r.get("shared_address"))),
+                "  API answered %s; MemoryError lines %s; lowest free heap %s"
+                % (json.dumps(r.get("api")), r.get("memory_errors"), r.get("heap_free_low"))]
+    return ["network faults injected (phases per kind): %s" % faults,
+            "  readings %s, delivered %s, repeats %s; API answered %s; most descriptors over boot %s"
+            % (r.get("readings"), json.dumps(r.get("delivered")), json.dumps(r.get("repeats")),
+               json.dumps(r.get("api")), r.get("fd_max_over_boot"))]
+
+
 # -- summary ----------------------------------------------------------------------
 
 def table(rows):
-    head = ("campaign", "inputs tried", "found in this run", "slowest input")
+    head = ("campaign", "inputs tried", "faults injected", "readings checked", "found in this run", "slowest input")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(lines)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus", "libmbus"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "fuzz"))
-    ap.add_argument("--atheris-runs", type=int, default=1000000)
-    ap.add_argument("--hypothesis-examples", type=int, default=10000)
-    ap.add_argument("--mp-count", type=int, default=20000)
-    ap.add_argument("--seed", type=int, default=1)
-    a = ap.parse_args()
-    out = os.path.abspath(a.out)
-    os.makedirs(out, exist_ok=True)
+def decoder_campaigns(a, out):
+    """The decoder fuzzers (1-4): (rows, summary part, report lines, something found)."""
     t0 = time.time()
     n = seedgen.write_seeds(a.corpus, os.path.join(out, "seeds"))
     seedgen.write_pack(a.corpus, os.path.join(out, "seeds.bin"))
@@ -344,51 +395,108 @@ def main():
     alone = mp["decoder_alone_32wK"]
     rows = [
         ("decoder: atheris, coverage-guided (decode, decode_user_data, framer, read step)",
-         "{:,}".format(sum(r["runs"] for r in ath)), crashes,
+         "{:,}".format(sum(r["runs"] for r in ath)), "—", "—", crashes,
          "%.2f ms CPython (%s, %d bytes)" % (slow_ms, slow_target, len(slow_data))),
         ("decoder: hypothesis, structure-aware + decoder properties",
-         "{:,}".format(sum(h["examples"] for h in hyp)), sum(h["failed"] for h in hyp),
+         "{:,}".format(sum(h["examples"] for h in hyp)), "—", "—", sum(h["failed"] for h in hyp),
          "%.2f ms CPython (%s)" % h_slow),
         ("decoder: MicroPython mutation, 32wK heap, .mpy",
-         "{:,}".format(mpm.get("inputs", 0)), mpm.get("findings", "run failed"),
+         "{:,}".format(mpm.get("inputs", 0)), "—", "—", mpm.get("findings", "run failed"),
          "%.2f ms MicroPython, %.2f ms CPython (%s)" % (mpm.get("slowest_us", 0) / 1e3, mpc.get("slowest_us", 0) / 1e3,
                                                          mpm.get("slowest_target", ""))),
     ]
     summary = {"atheris": ath, "coverage": cov, "cpython_slowest": {"ms": slow_ms, "target": slow_target,
                                                                      "hex": slow_data.hex()},
-               "hypothesis": hyp, "hypothesis_stats": hstats, "micropython": mp, "seconds": {
-                   "total": round(total), "atheris": round(t_atheris)}, "rows": rows}
+               "hypothesis": hyp, "hypothesis_stats": hstats, "micropython": mp,
+               "decoder_seconds": {"total": round(total), "atheris": round(t_atheris)}}
+    lines = [
+        "atheris: %s" % ", ".join("%s %s runs in %ss, %s edges, %s features, exit %s"
+                                  % (r["target"], "{:,}".format(r["runs"]), r["seconds"], r["edges"], r["features"],
+                                     r["exit"]) for r in ath),
+        "coverage of lib/mbus (%s) by the atheris corpus: lines %d/%d (%.1f%%), branches %d/%d (%.1f%%)"
+        % (", ".join(MODULES), cov["lines"], cov["lines_total"], 100.0 * cov["lines"] / cov["lines_total"],
+           cov["branches"], cov["branches_total"], 100.0 * cov["branches"] / cov["branches_total"]),
+        "  per module: " + ", ".join("%s %s lines %s branches" % (k, v["lines"], v["branches"])
+                                     for k, v in sorted(cov["modules"].items())),
+        "hypothesis: %s" % ", ".join("%d examples, %d tests passed, %d failed" % (h["examples"], h["passed"],
+                                                                                 h["failed"]) for h in hyp),
+        "MicroPython 32wK: outcomes %s" % json.dumps(mpm.get("outcomes")),
+        "  heap: %d of %d bytes in use before the first input (decoder and fuzzing code), largest decoded "
+        "telegram holds %d bytes" % (mpm.get("heap_base", 0), mpm.get("heap_total") or 0, mpm.get("peak_retained", 0)),
+        "  decoder alone at 32wK: %s of %s inputs fit (%s free before the first), %s did not fit the free heap; "
+        "largest telegram holds %s bytes and decodes in a heap of %d wK"
+        % (alone.get("fits"), alone.get("inputs"), alone.get("free"), alone.get("heap"), alone.get("retained"),
+           mp["largest_telegram_min_heap_wK"]),
+        "  slowest MicroPython input (%s): %s" % (mpm.get("slowest_target"), mpm.get("slowest_hex")),
+        "CPython outcomes of the same inputs: %s" % json.dumps(mpc.get("outcomes")),
+    ] + ["  " + line for line in mp["findings_text"]] + [
+        "decoder campaigns took %d s (atheris %d s)" % (total, t_atheris),
+        "  same outcomes as CPython (but for heap): %s" % mp["agree"]]
+    bad = (not ath_ok or any(h["exit"] for h in hyp) or mp["exit"] or mp["cpython_exit"] or not mp["agree"]
+           or slow_ms > CPY_LIMIT_MS)
+    return rows, summary, lines, bad
+
+
+def fault_campaigns(a, out, kinds):
+    """The fault campaigns (5), side by side (one core each)."""
+    log("fault campaigns through the firmware: %s" % ", ".join(
+        "%s %d s" % (k, a.bus_seconds if k == "bus" else a.net_seconds) for k in kinds))
+    started = [fault_start(k, a.bus_seconds if k == "bus" else a.net_seconds, a.seed, a.bus_rate, out)
+               for k in kinds]
+    results = {k[0]: fault_result(*k) for k in started}
+    rows, lines = [], []
+    for k in kinds:
+        r = results[k]
+        rows.append(fault_row(k, r))
+        lines += fault_lines(k, r) + ["  found: " + x for x in r.get("problems", [])[:20]]
+        lines.append("  %s campaign took %d s" % (k, r["wall_s"]))
+    bad = any(r["exit"] or r.get("problems") for r in results.values())
+    return rows, {"faults": results}, lines, bad
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "corpus", "libmbus"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "fuzz"))
+    ap.add_argument("--atheris-runs", type=int, default=1000000)
+    ap.add_argument("--hypothesis-examples", type=int, default=10000)
+    ap.add_argument("--mp-count", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--bus-seconds", type=int, default=300, help="length of the bus fault campaign")
+    ap.add_argument("--bus-rate", type=float, default=0.05, help="probability of each bus fault per reply")
+    ap.add_argument("--net-seconds", type=int, default=300, help="length of the network fault campaign")
+    ap.add_argument("--campaigns", default="decoder,bus,net", help="which to run, comma-separated")
+    a = ap.parse_args()
+    chosen = a.campaigns.split(",")
+    unknown = set(chosen) - {"decoder", "bus", "net"}
+    if unknown:
+        ap.error("unknown campaign(s): %s" % ", ".join(sorted(unknown)))
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    t0 = time.time()
+    rows, summary, lines, bad = [], {}, [], False
+    parts = []
+    if "decoder" in chosen:
+        parts.append(decoder_campaigns(a, out))
+    kinds = [k for k in ("bus", "net") if k in chosen]
+    if kinds:
+        parts.append(fault_campaigns(a, out, kinds))
+    for r, s_, l_, b in parts:
+        rows += r
+        summary.update(s_)
+        lines += l_
+        bad = bad or b
+    total = time.time() - t0
+    summary.update({"campaigns": chosen, "seconds": {"total": round(total)}, "rows": rows})
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
 
     print()
     print(table(rows))
     print()
-    print("atheris: %s" % ", ".join("%s %s runs in %ss, %s edges, %s features, exit %s"
-                                   % (r["target"], "{:,}".format(r["runs"]), r["seconds"], r["edges"], r["features"],
-                                      r["exit"]) for r in ath))
-    print("coverage of lib/mbus (%s) by the atheris corpus: lines %d/%d (%.1f%%), branches %d/%d (%.1f%%)"
-          % (", ".join(MODULES), cov["lines"], cov["lines_total"], 100.0 * cov["lines"] / cov["lines_total"],
-             cov["branches"], cov["branches_total"], 100.0 * cov["branches"] / cov["branches_total"]))
-    print("  per module: " + ", ".join("%s %s lines %s branches" % (k, v["lines"], v["branches"])
-                                       for k, v in sorted(cov["modules"].items())))
-    print("hypothesis: %s" % ", ".join("%d examples, %d tests passed, %d failed" % (h["examples"], h["passed"],
-                                                                                    h["failed"]) for h in hyp))
-    print("MicroPython 32wK: outcomes %s" % json.dumps(mpm.get("outcomes")))
-    print("  heap: %d of %d bytes in use before the first input (decoder and fuzzing code), largest decoded "
-          "telegram holds %d bytes" % (mpm.get("heap_base", 0), mpm.get("heap_total") or 0, mpm.get("peak_retained", 0)))
-    print("  decoder alone at 32wK: %s of %s inputs fit (%s free before the first), %s did not fit the free heap; "
-          "largest telegram holds %s bytes and decodes in a heap of %d wK"
-          % (alone.get("fits"), alone.get("inputs"), alone.get("free"), alone.get("heap"), alone.get("retained"),
-             mp["largest_telegram_min_heap_wK"]))
-    print("  slowest MicroPython input (%s): %s" % (mpm.get("slowest_target"), mpm.get("slowest_hex")))
-    print("CPython outcomes of the same inputs: %s" % json.dumps(mpc.get("outcomes")))
-    for line in mp["findings_text"]:
-        print("  " + line)
-    print("make fuzz took %d s (atheris %d s)" % (total, t_atheris))
-    print("  same outcomes as CPython (but for heap): %s" % mp["agree"])
-    bad = (not ath_ok or any(h["exit"] for h in hyp) or mp["exit"] or mp["cpython_exit"] or not mp["agree"]
-           or slow_ms > CPY_LIMIT_MS)
+    for line in lines:
+        print(line)
+    print("make fuzz took %d s" % total)
     print("RESULT: %s" % ("something was found: see above and %s" % out if bad else "nothing found"))
     return 1 if bad else 0
 

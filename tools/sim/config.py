@@ -3,7 +3,7 @@
 {"baudrate": 2400, "seed": 1, "corpus": "path", "echo": false,
  "defaults": {slave keys applied to every slave},
  "faults": {"no_reply": p, "bad_checksum": p, "truncate": p, "noise": p, "slow": p, "echo": p,
-            "slow_ms": 250},
+            "collision": p, "slow_ms": 250},
  "slaves": [
    {"name": "heat", "primary": 1, "secondary": "16 hex (optional)",
     "telegrams": ["test-frames/x.hex", {"file": "...", "more_records_follow": true}, {"hex": "68 ..."}],
@@ -22,7 +22,7 @@ import random
 from sim import telegrams as tg
 from sim.slave import Slave
 
-FAULTS = ("no_reply", "bad_checksum", "truncate", "noise", "slow", "echo")
+FAULTS = ("no_reply", "bad_checksum", "truncate", "noise", "slow", "echo", "collision")
 SLAVE_KEYS = ("name", "primary", "secondary", "telegrams", "response_delay_bits", "response_delay_ms",
               "wildcards", "count_access", "faults", "baudrate")
 GENERATE_KEYS = ("count", "template", "id_start", "id_step", "primary_start", "manufacturer", "version",

@@ -15,9 +15,15 @@ import time
 from mbus import frame
 from mbus.errors import FrameError
 
+from sim import telegrams as tg
 from sim.line import BITS, combine
 
 FAULT_ORDER = ("no_reply", "slow", "truncate", "bad_checksum", "noise")
+# What the line carries in answer to a master frame that some slave answers
+# (stats "outcomes"): every reply dropped; several talkers at once; one reply
+# cut, with a broken checksum, or an E5h behind noise (nothing a master can
+# trust); a long frame behind noise (its checksum vouches for it); untouched.
+OUTCOMES = ("silenced", "collided", "damaged", "noisy", "intact")
 
 
 class Segment:
@@ -32,7 +38,9 @@ class Segment:
         self.busy_until = 0.0
         self.injected = {}  # (slave name or "line", fault) -> times
         self.stats = {"master_frames": 0, "master_bytes": 0, "ignored_frames": 0, "replies": 0,
-                      "reply_bytes": 0, "response_delay_bits": 0, "faults": {}}
+                      "reply_bytes": 0, "response_delay_bits": 0, "collisions": 0, "faults": {},
+                      "outcomes": dict.fromkeys(OUTCOMES, 0), "late": 0}
+        self.hits = set()  # faults injected into the replies to the current master frame
         self.log = log or (lambda msg: None)
         self.t0 = time.monotonic()
 
@@ -79,6 +87,8 @@ class Segment:
         self.log("master %s  (%s)" % (f.hex(), describe(c, a, ci)))
         data = f[s:e]
         replies = []
+        answered = long_reply = False
+        self.hits = set()
         for slave in self.bus.slaves:
             if slave.baudrate and slave.baudrate != self.bus.baudrate:
                 continue  # listening at another rate: hears only noise
@@ -87,15 +97,24 @@ class Segment:
                 self.log("  %s (primary %d, %s): %s" % (slave.name, slave.primary, slave.secondary, note))
             if reply is None:
                 continue
+            answered = True
+            original = reply
             reply, delay, slow_s = self._disturb(slave, reply)
             if reply is not None:
+                long_reply = original[0] == frame.START_LONG
                 replies.append((delay, slow_s, reply))
+                ghost = self._ghost(slave, delay, slow_s)
+                if ghost is not None:
+                    replies.append(ghost)
+        if answered:
+            self._outcome(replies, long_reply)
         if not replies:
             self._send_later(out)
             return
         first, slow_s, _ = min(replies, key=lambda r: r[0])
         line = combine([(int(round(d - first)), r) for d, _, r in replies])
         if len(replies) > 1:
+            self.stats["collisions"] += 1
             self.log("  collision of %d slaves: %d bytes on the line" % (len(replies), len(line)))
         self.stats["replies"] += 1
         self.stats["reply_bytes"] += len(line)
@@ -122,16 +141,51 @@ class Segment:
             return False
         self.injected[key] = self.injected.get(key, 0) + 1
         self.stats["faults"][kind] = self.stats["faults"].get(kind, 0) + 1
+        self.hits.add(kind)
         self.log("  fault: %s (%s)" % (kind, who))
         return True
+
+    def _outcome(self, replies, long_reply):
+        hits = self.hits
+        if not replies:
+            kind = "silenced"
+        elif len(replies) > 1:
+            kind = "collided"
+        elif "truncate" in hits or "bad_checksum" in hits or ("noise" in hits and not long_reply):
+            kind = "damaged"
+        else:
+            kind = "noisy" if "noise" in hits else "intact"
+        self.stats["outcomes"][kind] += 1
+        if replies and "slow" in hits:
+            self.stats["late"] += 1  # delayed by slow_ms: past a master's window if that is shorter
+
+    def _table(self, slave):
+        table = dict(self.bus.faults)
+        table.update(slave.faults)
+        return table
+
+    def _ghost(self, slave, delay, slow_s):
+        """The collision fault: a second meter answers too, as one that
+        misheard its address would: another slave's first telegram (random
+        bytes on a one-slave bus), 1 to 22 bit times apart, as two meters'
+        response delays always differ. (delay, slow_s, bytes) or None."""
+        if not self._fault(slave.name, "collision", self._table(slave)):
+            return None
+        others = [s for s in self.bus.slaves if s is not slave]
+        if others:
+            other = others[self.rng.randrange(len(others))]
+            data = tg.with_address(other.telegrams[0], other.primary)
+        else:
+            data = bytes(self.rng.randrange(256) for _ in range(self.rng.randint(1, 20)))
+        apart = self.rng.randint(1, 2 * BITS)
+        return (delay - apart if delay >= apart and self.rng.random() < 0.5 else delay + apart), slow_s, data
 
     def _disturb(self, slave, reply):
         """Apply the seeded faults to one slave's reply:
         (reply or None, response delay in bits, extra delay in seconds)."""
         delay = slave.response_delay_bits
         slow_s = 0.0
-        table = dict(self.bus.faults)
-        table.update(slave.faults)
+        table = self._table(slave)
         for kind in FAULT_ORDER:
             if kind in ("truncate", "bad_checksum") and len(reply) < 2:
                 continue  # E5h has no checksum to break and nothing to cut
