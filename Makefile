@@ -13,7 +13,7 @@ export MBUS_CORPUS := $(abspath $(CORPUS))
 PYTEST_ARGS ?=
 DEBIAN_PACKAGES := socat mosquitto mosquitto-clients
 
-.PHONY: all test demo bench venv debian-deps mpy clean deploy flash bench-firmware typecheck freeze-prep
+.PHONY: all test demo bench venv debian-deps mpy clean deploy flash bench-firmware typecheck freeze-prep romfs
 
 all: test
 
@@ -69,14 +69,21 @@ fuzz: venv
 mpy: venv
 	$(PY) tools/build_mpy.py --arch xtensawin --out build/xtensawin
 
-# Firmware to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc [CONFIG=my.json]
+# Firmware to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32-devkitc [CONFIG=my.json] [ROMFS=1]
+# (ROMFS=1: the code into the board's ROMFS partition, run in place: README "Memory")
 BOARD   ?= esp32-devkitc
 PORT    ?=
 CONFIG  ?=
 FIRMWARE?=
+ROMFS   ?=
 deploy: venv
-	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 BOARD=<boards/ name> [CONFIG=config.json]"; exit 2; }
-	$(PY) tools/deploy.py --port $(PORT) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG))
+	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyUSB0 BOARD=<boards/ name> [CONFIG=config.json] [ROMFS=1]"; exit 2; }
+	$(PY) tools/deploy.py --port $(PORT) --board $(BOARD) $(if $(CONFIG),--config $(CONFIG)) $(if $(ROMFS),--romfs)
+
+# The board's ROMFS image alone (build/romfs/<board>.romfs), for mpremote romfs deploy.
+.PHONY: romfs
+romfs: venv
+	$(PY) tools/firmware_image.py --board $(BOARD) --arch board --out build/romfs/$(BOARD) --romfs
 
 # Stock MicroPython onto a board (esptool; erases the flash).
 flash: venv

@@ -22,13 +22,25 @@ def free_port():
 _staged = {}
 
 
-def flash_dir(tmp_path, config=None, board="unix-sim", files=None):
+def rom_image(flash):
+    """The ROMFS image of a flash_dir(..., romfs=True): beside the flash, as
+    a board keeps it in a partition of its own."""
+    return flash.rstrip("/") + ".romfs"
+
+
+def flash_dir(tmp_path, config=None, board="unix-sim", files=None, romfs=False):
     """A fresh board flash in tmp_path/flash: the compiled image (staged once
-    per session and copied), board.json, config.json and extra files."""
-    if board not in _staged:
-        _staged[board] = firmware_image.stage(str(tmp_path.parent / ("image-" + board)), board)
+    per session and copied), board.json, config.json and extra files. With
+    romfs the code is in a ROMFS image instead: rom_image(flash) gives it,
+    for UnixBoard(flash, rom=...)."""
+    key = (board, romfs)
+    if key not in _staged:
+        _staged[key] = firmware_image.stage(str(tmp_path.parent / ("image-%s%s" % (board, "-rom" if romfs else ""))),
+                                            board, romfs=romfs)
     flash = str(tmp_path / "flash")
-    shutil.copytree(_staged[board], flash)
+    shutil.copytree(_staged[key], flash)
+    if romfs:
+        shutil.copyfile(firmware_image.romfs_path(_staged[key]), rom_image(flash))
     if config is not None:
         with open(os.path.join(flash, "config.json"), "w") as f:
             f.write(config if isinstance(config, str) else json.dumps(config))

@@ -56,6 +56,22 @@ def test_deploy_to_a_virtual_board_then_it_boots_and_reads_meters(tmp_path, corp
         status, readings = http(port, "GET", "/api/readings")
         assert sorted(readings) == ["gas", "heat"] and readings["heat"]["secondary_address"] == "068558172D2C0804"
 
+        # ROMFS=1 to a firmware without a ROMFS partition (the unix port has none):
+        # a clear refusal before anything on the board changes
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "deploy.py"), "--port", dev,
+                            "--board", "unix-sim", "--romfs"], capture_output=True, text=True, timeout=120)
+        assert r.returncode != 0 and "has no ROMFS partition" in r.stdout + r.stderr, r.stdout + r.stderr
+        assert "safe_mode" not in os.listdir(flash) and "app.mpy" in os.listdir(flash)
+        deadline = time.monotonic() + 20  # mpremote's Ctrl-C stopped the gateway; the reset that follows restarts it
+        while True:
+            try:
+                if http(port, "GET", "/api/status", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the gateway did not come back after the refused ROMFS deploy"
+            time.sleep(0.5)
+
         # the library alone, with mip from package.json, onto the same board
         r = subprocess.run([deploy.mpremote(), "connect", dev, "resume", "mip", "install", "--target", "mip-lib",
                             os.path.join(ROOT, "package.json")], capture_output=True, text=True, timeout=120)

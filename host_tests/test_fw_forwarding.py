@@ -5,9 +5,13 @@ broker or the HTTP server loses nothing, poll commands read the meter,
 status shows the outbox and each sink, secrets never leave. The config
 checks of sinks, outbox and battery mode run on CPython.
 
-All at the ESP32's heap (112wK): the mains firmware with its API (microdot)
-and both sinks, readings streamed from flash to the sinks (README
-"Forwarding", "Through the whole firmware")."""
+At the ESP32's heap (112wK) with the code in ROM (a ROMFS image, `make
+deploy ROMFS=1`): the mains firmware with its API (microdot) and MQTT needs
+more than 112wK when its bytecode sits in the heap too (README "Memory":
+about 140wK then); test_fw_rom.py runs the whole gateway that way, and the
+tests of the API and the HTTP sink alone (test_fw_security.py,
+test_fw_low_heap.py) and of both sinks without the API (test_fw_kill.py)
+keep the code in the heap."""
 import json
 import os
 import subprocess
@@ -17,7 +21,7 @@ import time
 import pytest
 
 from fw_e2e import SECRETS, console_readings, delivered, http_sink, meters, mqtt_sink, no_secrets, simulator
-from fw_helpers import TOKEN, flash_dir, free_port, http
+from fw_helpers import TOKEN, flash_dir, free_port, http, rom_image
 from fwd_servers import Receiver, Subscriber, retained
 from test_mqtt import broker  # noqa: F401  (the fixture: Mosquitto on a free port)
 from unix_board import UnixBoard
@@ -41,7 +45,8 @@ def start(tmp_path, sim, names, sinks, name="gw-e2e", **extra):
     port = free_port()
     cfg = dict({"name": name, "bus": {"port": sim.port, "retries": 1}, "api": {"port": port, "token": TOKEN},
                 "meters": meters(names), "sinks": sinks}, **extra)
-    b = UnixBoard(flash_dir(tmp_path, cfg), heap=HEAP).start()
+    flash = flash_dir(tmp_path, cfg, romfs=True)
+    b = UnixBoard(flash, heap=HEAP, rom=rom_image(flash)).start()
     b.wait_for("api: listening")
     return b, port
 

@@ -12,6 +12,14 @@ Layout (as on the ESP32, whose sys.path is ['', '.frozen', '/lib']):
     lib/microdot/*.mpy          the web framework, from the pinned package
     board.json                  boards/<board>.json
     config.json                 the user's config, when one is given
+
+With --romfs (stage(..., romfs=True)) every module but boot.py and main.py
+goes into a ROMFS image instead (<out>.romfs): on a board whose firmware has
+a ROMFS partition (`mpremote romfs deploy`) MicroPython mounts it at /rom,
+puts /rom and /rom/lib on sys.path and runs the .mpy files in place, so the
+code's bytecode and constants stay in flash and out of the heap (about half
+of what the gateway's heap holds; README "Memory"). The filesystem then holds
+boot.py, main.py, board.json and config.json only.
 """
 import argparse
 import json
@@ -25,6 +33,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 from build_mpy import mpy_cross  # noqa: E402
 
 KEEP_SOURCE = ("boot.py", "main.py")
+ARCH = {"esp32": "xtensawin", "esp32c3": "rv32imc", "unix": None}  # mpy-cross -march by the board's mcu
 HOST_ONLY = ("__main__.py", "serialport.py")  # the PC's command line and pyserial transport
 MICRODOT_FILES = ("__init__.py", "microdot.py")
 PACKAGES = ("sinks",)  # firmware/<package>/ goes to <package>/ on the board
@@ -83,18 +92,47 @@ def files(extra_modules=()):
     return out
 
 
-def stage(out, board="unix-sim", config=None, arch=None, compiled=True, source_lines=False):
-    """Write the board's filesystem into out (created, emptied first).
+def romfs_path(out):
+    """Where stage(out, romfs=True) writes the ROMFS image."""
+    return out.rstrip("/" + os.sep) + ".romfs"
+
+
+def build_romfs(code_dir, path):
+    """A ROMFS image of code_dir's files (mpremote's builder, as `mpremote
+    romfs build` makes it), written to path; returns its size."""
+    import contextlib
+    import io
+
+    from mpremote.romfs import make_romfs
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints the whole tree
+        image = make_romfs(code_dir, mpy_cross=False)  # the .mpy files are compiled already
+    with open(path, "wb") as f:
+        f.write(image)
+    return len(image)
+
+
+def stage(out, board="unix-sim", config=None, arch=None, compiled=True, source_lines=False, romfs=False):
+    """Write the board's filesystem into out (created, emptied first); with
+    romfs the code goes into the image romfs_path(out) instead.
 
     config: a path to a JSON file, a dict, or None. Returns out.
     """
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
+    code = out + ".romfs-files" if romfs else out
+    if romfs:
+        shutil.rmtree(code, ignore_errors=True)
+        os.makedirs(code)
     for src, name in files():
         base = os.path.basename(src)
-        dst = os.path.join(out, name + (".py" if base in KEEP_SOURCE or not compiled else ".mpy"))
+        keep = base in KEEP_SOURCE
+        dst = os.path.join(out if keep else code, name + (".py" if keep or not compiled else ".mpy"))
         _put(src, dst, name + ".py", compiled, arch, source_lines)
+    if romfs:
+        build_romfs(code, romfs_path(out))
+        shutil.rmtree(code)
     shutil.copyfile(board_file(board), os.path.join(out, "board.json"))
     if isinstance(config, dict):
         with open(os.path.join(out, "config.json"), "w") as f:
@@ -107,14 +145,21 @@ def stage(out, board="unix-sim", config=None, arch=None, compiled=True, source_l
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--board", required=True)
-    ap.add_argument("--arch", default=None, help="mpy-cross -march (xtensawin: ESP32; rv32imc: ESP32-C3); host if omitted")
+    ap.add_argument("--arch", default=None, help="mpy-cross -march (xtensawin: ESP32; rv32imc: ESP32-C3; "
+                                                  "board: the board's); host if omitted")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "image"))
     ap.add_argument("--config", default=None, help="a config.json to include")
     ap.add_argument("--source", action="store_true", help="copy .py sources instead of compiling")
     ap.add_argument("--source-lines", action="store_true", help="keep line numbers in the .mpy files (more heap)")
+    ap.add_argument("--romfs", action="store_true", help="the code in a ROMFS image beside --out (<out>.romfs)")
     a = ap.parse_args()
-    stage(a.out, a.board, a.config, a.arch, not a.source, a.source_lines)
-    print("staged %s for %s in %s" % ("sources" if a.source else ".mpy files", a.board, a.out))
+    if a.arch == "board":
+        with open(board_file(a.board)) as f:
+            a.arch = ARCH.get(json.load(f)["mcu"])
+    stage(a.out, a.board, a.config, a.arch, not a.source, a.source_lines, a.romfs)
+    print("staged %s for %s in %s%s" % ("sources" if a.source else ".mpy files", a.board, a.out,
+                                        " and %s (%d bytes)" % (romfs_path(a.out), os.path.getsize(romfs_path(a.out)))
+                                        if a.romfs else ""))
 
 
 if __name__ == "__main__":

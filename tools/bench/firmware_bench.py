@@ -10,6 +10,11 @@ per 100 polls: a leak shows as a steady negative slope), the worst start
 delay of a scheduled poll, and errors. Goal: >= 40 % free at all times, no
 drift. Writes build/bench-firmware.json.
 
+--rom runs the code from a ROMFS image (make deploy ROMFS=1), as a board with
+a ROMFS partition does: bytecode and constants out of the heap. The image
+sits in the unix port's heap, which is made larger by its size; the figures
+are of the heap the gateway is given (112wK).
+
 --sinks mqtt,http adds a real Mosquitto broker (Home Assistant discovery on)
 and a local HTTP receiver as the gateway's sinks: the gateway a user runs.
 The run then also checks that every reading reached each sink.
@@ -48,6 +53,7 @@ def main():
     ap.add_argument("--heap", default="112wK")
     ap.add_argument("--meters", type=int, default=8)
     ap.add_argument("--sinks", default="", help="comma-separated: mqtt, http (real local servers)")
+    ap.add_argument("--rom", action="store_true", help="the code in a ROMFS image (make deploy ROMFS=1)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench-firmware.json"))
     a = ap.parse_args()
     corpus = os.path.abspath(a.corpus)
@@ -76,8 +82,10 @@ def main():
             sinks.append({"type": "http", "name": "web", "url": receiver.url})
         if sinks:
             cfg["sinks"] = sinks
-        flash = firmware_image.stage(os.path.join(work, "flash"), "unix-sim", cfg)
-        board = UnixBoard(flash, heap=a.heap).start()
+        flash = firmware_image.stage(os.path.join(work, "flash"), "unix-sim", cfg, romfs=a.rom)
+        rom = firmware_image.romfs_path(flash) if a.rom else None
+        rom_alloc = (os.path.getsize(rom) + 15) // 16 * 16 if rom else 0  # the image's share of the heap
+        board = UnixBoard(flash, heap=a.heap, rom=rom).start()
         board.wait_for("api: listening")
         t0 = time.time()
         while True:
@@ -90,7 +98,8 @@ def main():
             if status != 200:
                 raise SystemExit("status request failed: %s %s" % (status, s))
             samples.append({"t": round(time.time() - t0, 1), "polls": s["bus"]["polls"], "heap_free": s["heap_free"],
-                            "heap_total": s["heap_free"] + s["heap_alloc"], "heap_free_low": s["heap_free_low"],
+                            "heap_total": s["heap_free"] + s["heap_alloc"] - rom_alloc,
+                            "heap_free_low": s["heap_free_low"],
                             "errors": s["bus"]["errors"], "lateness_ms": s["bus"]["worst_lateness_ms"]})
             if s["bus"]["polls"] >= a.polls:
                 break
@@ -117,7 +126,7 @@ def main():
     half = samples[len(samples) // 2:]
     drift = slope([x["polls"] for x in half], [x["heap_free"] for x in half]) * 100
     memory_errors = sum("MemoryError" in x for x in board.lines)
-    result = {"heap": a.heap, "heap_total_bytes": total, "meters": a.meters, "polls": last["polls"],
+    result = {"heap": a.heap, "rom": a.rom, "heap_total_bytes": total, "meters": a.meters, "polls": last["polls"],
               "errors": last["errors"], "memory_errors_logged": memory_errors, "readings": len(board.readings()),
               "lowest_free_bytes": low, "lowest_free_percent": round(100.0 * low / total, 1),
               "free_first_bytes": samples[0]["heap_free"], "free_last_bytes": last["heap_free"],
@@ -128,8 +137,8 @@ def main():
         json.dump(result, f, indent=1)
     with open(os.path.splitext(a.out)[0] + ".log", "w") as f:  # the firmware's console
         f.write("\n".join(board.lines) + "\n")
-    print("firmware memory benchmark: %d polls of %d meters at -X heapsize=%s (%d bytes of heap), %.0f s"
-          % (last["polls"], a.meters, a.heap, total, last["t"]))
+    print("firmware memory benchmark: %d polls of %d meters at -X heapsize=%s (%d bytes of heap), %.0f s, code %s"
+          % (last["polls"], a.meters, a.heap, total, last["t"], "in ROM (ROMFS)" if a.rom else "in the heap (.mpy)"))
     print("  readings %d, bus errors %d, MemoryError lines %d" % (result["readings"], last["errors"], memory_errors))
     if kinds:
         print("  sinks %s; readings still queued per sink at the end: %s" % (", ".join(kinds), forwarded))
