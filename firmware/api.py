@@ -6,7 +6,9 @@
 # and unknown keys get a 4xx that names the problem.
 import json
 
+import httpreq
 import log
+import status  # asked for often (status page, monitoring)
 from compat import unload
 from microdot import Microdot, Response
 
@@ -101,21 +103,16 @@ def _admin(gw, name):
 
 class App(Microdot):
     """microdot reading requests with httpreq.serve: limits of size and time,
-    a few connections at once. httpreq is loaded while connections are open."""
+    a few connections at once. httpreq and status.py are loaded with the API
+    at boot, while the heap is whole: imported per request they need blocks
+    of about 1.3 KB, which a busy gateway's heap often does not have, and
+    the API then answered nothing at all."""
 
     clients = 0  # connections being served
     reading = []  # their tasks still reading the request, oldest first
 
     async def handle_request(self, reader, writer):
-        try:
-            import httpreq
-            await httpreq.serve(self, reader, writer)
-        except Exception as e:  # no heap left to load httpreq: the client is dropped
-            log.warning("api: connection dropped: %s: %s", type(e).__name__, e)
-            writer.close()
-        finally:
-            if not App.clients:
-                unload("httpreq")
+        await httpreq.serve(self, reader, writer)
 
 
 def create(gw):

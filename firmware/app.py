@@ -49,14 +49,11 @@ class Gateway:
         return self.cfg["api"]["token"]
 
     def status(self):
-        """The /api/status dict (rendered by status.py, loaded for it); its
-        "meters" entry is a generator of (name, counters) pairs, rendered
-        as the answer is written (api.json_response)."""
+        """The /api/status dict (rendered by status.py, loaded with the API);
+        its "meters" entry is a generator of (name, counters) pairs,
+        rendered as the answer is written (api.json_response)."""
         import status
-        try:
-            return status.gateway(self, VERSION)
-        finally:
-            compat.unload("status")
+        return status.gateway(self, VERSION)
 
     def _spawn(self, name, factory):
         asyncio.create_task(health.supervise(name, factory, self.restarts))

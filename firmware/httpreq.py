@@ -6,8 +6,8 @@
 # kept), a body of at most MAX_BODY bytes (Content-Length or chunked), all
 # within READ_TIMEOUT_S, and at most MAX_CLIENTS connections at once. A
 # client breaking a limit gets the status that names it; none can make the
-# gateway hold more, or hold it longer. api.App loads this module while
-# connections are open (state lives there: App.clients, App.reading).
+# gateway hold more, or hold it longer. Loaded with the API (state lives in
+# api.App: App.clients, App.reading).
 import asyncio
 import json
 

@@ -1,7 +1,6 @@
 # What GET /api/status (and the status page) shows: rendered from the
-# counters the gateway's parts keep. Gateway.status() imports this module for
-# one answer and unloads it again, so its code is in the heap only then (and
-# while the meters' entries, rendered one by one, are written).
+# counters the gateway's parts keep, the meters' entries one by one as the
+# answer is written. Loaded with the API (api.py), not per request.
 import gc
 
 import compat

@@ -51,6 +51,9 @@ def test_romfs_image_for_the_esp32_carries_every_module(tmp_path):
     with open(firmware_image.romfs_path(out), "rb") as f:
         head = f.read(64)
     assert head[:2] == b"\xd2\xcd"  # the ROMFS magic a board's `mpremote romfs deploy` checks
+    # fits the romfs partition of MicroPython's ESP32_GENERIC ROMFS variant
+    # (ports/esp32/partitions-4MiB-romfs.csv: 0x20000 bytes)
+    assert os.path.getsize(firmware_image.romfs_path(out)) <= 0x20000
 
 
 def test_the_whole_gateway_runs_from_rom_at_112wk(tmp_path, broker, corpus):  # noqa: F811

@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, run_micropython
 from fw_e2e import console_readings, delivered, simulator
-from fw_helpers import TOKEN, flash_dir, free_port, http
+from fw_helpers import TOKEN, flash_dir, free_port, http, rom_image
 from fwd_servers import Receiver, Subscriber
 from test_mqtt import broker  # noqa: F401  (the fixture: Mosquitto on a free port)
 from unix_board import UnixBoard
@@ -41,14 +41,14 @@ def until(pred, timeout=20, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-def start(tmp_path, sim, sinks=(), meters=None, heap=HEAP, **extra):
+def start(tmp_path, sim, sinks=(), meters=None, heap=HEAP, rom=False, **extra):
     port = free_port()
     cfg = dict({"name": "gw-sec", "network": {"password": WIFI_PASSWORD},
                 "bus": {"port": sim.port if sim else 9, "retries": 1}, "api": {"port": port, "token": TOKEN},
                 "meters": meters if meters is not None else [{"name": "heat", "address": 1, "interval_s": 2}],
                 "sinks": list(sinks)}, **extra)
-    flash = flash_dir(tmp_path, cfg)
-    b = UnixBoard(flash, heap=heap).start()
+    flash = flash_dir(tmp_path, cfg, romfs=rom)
+    b = UnixBoard(flash, heap=heap, rom=rom_image(flash) if rom else None).start()
     b.wait_for("api: listening")
     return b, port, flash
 
@@ -175,10 +175,10 @@ def test_token_comparison_reads_every_byte_whatever_differs_micropython():
 
 @pytest.mark.parametrize("kind", ["mqtt", "http"])
 def test_secrets_never_leave_the_gateway_and_a_put_keeps_them(tmp_path, broker, corpus, kind):
-    # one sink at a time, with the water meter's 1.2 kB readings: at 112wK the
-    # API's config requests find no room beside the MQTT stack (35 kB free),
-    # so the MQTT case runs at 160wK like test_fw_forwarding.py (README,
-    # "Resources"); the HTTP case at 112wK
+    # one sink at a time, with the water meter's 1.2 kB readings, at 112wK
+    # with the code in ROM: with its bytecode in the heap too, the config
+    # check of a PUT finds no room beside a sink stack and the API (README,
+    # "Memory"), like test_fw_forwarding.py
     sim = simulator(tmp_path, ["water"])
     sub = Subscriber(broker, "#").start()
     key, secret = ("password", MQTT_PASSWORD) if kind == "mqtt" else ("token", HTTP_TOKEN)
@@ -190,7 +190,7 @@ def test_secrets_never_leave_the_gateway_and_a_put_keeps_them(tmp_path, broker, 
         sink.update({"backoff_min": 0.2, "backoff_max": 1, "timeout": 3})
         try:
             b, port, flash = start(tmp_path, sim, [sink], meters=[{"name": "water", "address": 1, "interval_s": 2}],
-                                   heap="160wK" if kind == "mqtt" else HEAP)
+                                   rom=True)
             got = (lambda: sub.states()) if kind == "mqtt" else (lambda: [body for _h, body in web.accepted])
             until(lambda: len(got()) >= 2, 30, "readings at the sink")
             # wrong tokens, some holding the real one: refused, and logged without it
