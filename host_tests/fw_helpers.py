@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -81,3 +82,14 @@ def http(port, method, path, body=None, token=None, raw=None, timeout=10):
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+def until(pred, timeout=20, what="condition"):
+    """pred()'s first true value within timeout seconds (polled every 0.1 s)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)

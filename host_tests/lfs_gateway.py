@@ -17,20 +17,9 @@ import os
 import sys
 
 sys.path.append(sys.argv[0].rsplit("/", 2)[0] + "/tools")
-from flashsim import Flash, mount  # noqa: E402
+from flashsim import Flash, copy_tree, mount  # noqa: E402
 
 FILLER = "/flash/filler"
-
-
-def copy_tree(src, dst):
-    for name in os.listdir(src):
-        s, d = src + "/" + name, dst + "/" + name
-        if os.stat(s)[0] & 0x4000:
-            os.mkdir(d)
-            copy_tree(s, d)
-        else:
-            with open(s, "rb") as fi, open(d, "wb") as fo:
-                fo.write(fi.read())
 
 
 def fill():

@@ -21,7 +21,7 @@ import time
 import pytest
 
 from fw_e2e import SECRETS, console_readings, delivered, http_sink, meters, mqtt_sink, no_secrets, simulator
-from fw_helpers import TOKEN, flash_dir, free_port, http, rom_image
+from fw_helpers import TOKEN, flash_dir, free_port, http, rom_image, until
 from fwd_servers import Receiver, Subscriber, retained
 from test_mqtt import broker  # noqa: F401  (the fixture: Mosquitto on a free port)
 from unix_board import UnixBoard
@@ -29,16 +29,6 @@ from unix_board import UnixBoard
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 HEAP = "112wK"
-
-
-def until(pred, timeout=20, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def start(tmp_path, sim, names, sinks, name="gw-e2e", **extra):

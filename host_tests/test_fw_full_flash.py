@@ -17,23 +17,13 @@ import time
 
 from conftest import ROOT
 from fw_e2e import console_readings, delivered, simulator
-from fw_helpers import TOKEN, flash_dir, free_port, http
+from fw_helpers import TOKEN, flash_dir, free_port, http, until
 from fwd_servers import Receiver
 from unix_board import UnixBoard, micropython
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BLOCKS = 160  # 640 KiB: the firmware takes about 100 blocks
 HEAP = "160wK"  # see the docstring
-
-
-def until(pred, timeout=20, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class LfsBoard:

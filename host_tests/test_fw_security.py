@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, run_micropython
 from fw_e2e import console_readings, delivered, simulator
-from fw_helpers import TOKEN, flash_dir, free_port, http, rom_image
+from fw_helpers import TOKEN, flash_dir, free_port, http, rom_image, until
 from fwd_servers import Receiver, Subscriber
 from test_mqtt import broker  # noqa: F401  (the fixture: Mosquitto on a free port)
 from unix_board import UnixBoard
@@ -29,16 +29,6 @@ WIFI_PASSWORD = "wifi-pass-3141"
 MQTT_PASSWORD = "mqtt-pass-2718"
 HTTP_TOKEN = "http-token-1618"
 SECRETS = (TOKEN, WIFI_PASSWORD, MQTT_PASSWORD, HTTP_TOKEN)
-
-
-def until(pred, timeout=20, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def start(tmp_path, sim, sinks=(), meters=None, heap=HEAP, rom=False, **extra):

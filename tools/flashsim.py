@@ -176,3 +176,16 @@ def umount(path):
         vfs.umount(path)
     except OSError:
         pass
+
+
+def copy_tree(src, dst):
+    """Copy the directory src into dst (created already), e.g. a staged image
+    from the host's filesystem onto a mounted LittleFS."""
+    for name in os.listdir(src):
+        s, d = src + "/" + name, dst + "/" + name
+        if os.stat(s)[0] & 0x4000:
+            os.mkdir(d)
+            copy_tree(s, d)
+        else:
+            with open(s, "rb") as fi, open(d, "wb") as fo:
+                fo.write(fi.read())

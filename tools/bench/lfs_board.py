@@ -19,20 +19,9 @@ import os
 import sys
 
 sys.path.append(sys.argv[0].rsplit("/", 2)[0])  # tools/
-from flashsim import Flash, mount  # noqa: E402
+from flashsim import Flash, copy_tree, mount  # noqa: E402
 
 BLOCKS = 512  # 2 MiB: the filesystem partition of a 4 MiB ESP32
-
-
-def copy_tree(src, dst):
-    for name in os.listdir(src):
-        s, d = src + "/" + name, dst + "/" + name
-        if os.stat(s)[0] & 0x4000:
-            os.mkdir(d)
-            copy_tree(s, d)
-        else:
-            with open(s, "rb") as fi, open(d, "wb") as fo:
-                fo.write(fi.read())
 
 
 class _RTC:
