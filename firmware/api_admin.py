@@ -5,6 +5,7 @@
 import asyncio
 import json
 
+import fsutil
 import log
 from api import error, json_response, readings_response
 from compat import unload
@@ -97,14 +98,25 @@ async def poll(gw, req):
                      if "meter" in body else "meter: missing (send {\"meter\": name})")
     if gw.scheduler is None:
         return error(503, "safe mode: the bus is not running (%s)" % gw.safe_reason)
-    m = gw.scheduler.find(name)
-    if m is None:
-        return error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
+    i = gw.scheduler.find(name)
+    if i is None:
+        return error(404, "no enabled meter named %s" % json.dumps(name), meters=_some_names(gw.scheduler.meters))
     try:
-        await gw.scheduler.poll(m)
-        return readings_response(gw.dispatch.latest, m.name)
+        await gw.scheduler.poll(i)
     except Exception as e:
         return error(504 if type(e).__name__ == "NoReplyError" else 502, "%s: %s" % (type(e).__name__, e), meter=name)
+    if gw.dispatch.path(name) is None:  # a full flash: the reading went to the sinks only
+        return error(507, "meter %s read, but its reading could not be stored: %s" % (name, fsutil.last_error),
+                     meter=name)
+    return readings_response(gw.dispatch, name)
+
+
+def _some_names(table, most=20):
+    """The first names of the meters (a helpful 404 stays small with hundreds of them)."""
+    out = [table.name(i) for i in range(min(table.n, most))]
+    if table.n > most:
+        out.append("... %d more" % (table.n - most))
+    return out
 
 
 def _config_module(gw):
@@ -150,8 +162,9 @@ def put_config(gw, req):
     board = _board()
     config = _config_module(gw)
     try:
-        _cfg, old, _errors = config.load(board)
+        old, _errors = config.read()  # the stored secrets (not checked again)
         config.keep_secrets(new, old)
+        old = None
         _cfg, errors = config.validate(new, board)
         if not errors:
             config.save(new)

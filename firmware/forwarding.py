@@ -43,20 +43,20 @@ class _Polls:
 
     def __call__(self, name):
         sch = self.gw.scheduler
-        m = sch.find(name) if sch is not None else None
-        if m is None:
+        i = sch.find(name) if sch is not None else None
+        if i is None:
             log.warning("poll command for %s: no such enabled meter", name)
         elif name not in self.waiting:
             self.waiting.append(name)
-            asyncio.create_task(self._poll(m))
+            asyncio.create_task(self._poll(i, name))
 
-    async def _poll(self, m):
+    async def _poll(self, i, name):
         try:
-            await self.gw.scheduler.poll(m)
+            await self.gw.scheduler.poll(i)
         except Exception:
             pass  # counted and logged by the scheduler
         finally:
-            self.waiting.remove(m.name)
+            self.waiting.remove(name)
 
 
 def _masked(value):

@@ -31,10 +31,12 @@ def gateway(gw, version):
     sch = gw.scheduler
     if sch is not None and gw.bus is not None:
         s["bus"] = bus(gw.bus)
-        s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
+        s["bus"].update({"polls": sum(sch.polls), "errors": sum(sch.errors), "busy": sch.busy,
+                         "worst_lateness_ms": sch.lateness_ms})
         # one meter at a time, while the answer is written: the counters of
-        # up to 64 meters never sit in the heap together
-        s["meters"] = ((m.name, meter(m)) for m in sch.meters)
+        # up to 250 meters never sit in the heap together
+        t = sch.meters
+        s["meters"] = ((t.name(i), meter(t, sch, i)) for i in range(t.n))
     for name, fn in gw.status_parts.items():
         s[name] = fn()  # parts carry no secrets (the log masks them too)
     return s
@@ -65,19 +67,23 @@ def flash_free():
     return st[0] * st[3] if st[3] <= st[2] else 0
 
 
-def meter(m):
-    """A scheduler.Meter's counters and times."""
+def meter(t, st, i):
+    """Meter i's counters and times: of scheduler.Table t and scheduler.Scheduler st."""
     last_error = None
-    if m.failed is not None:
-        last_error = _stamp(m.failed)
-        last_error["error"] = m.failed[2]
-    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.polls,
-            "ok": m.ok, "errors": m.errors, "consecutive_errors": m.failing,
-            "state": "ok" if m.ok and not m.failing else ("failing" if m.failing else "waiting"),
-            "last_ok": None if m.ok_at is None else _stamp(m.ok_at), "last_error": last_error,
-            "last_read_ms": m.last_ms, "next_in_s": max(0, compat.ticks_diff(m.due, compat.ticks_ms())) // 1000}
+    if st.errors[i]:
+        last_error = _stamp(st.err_at, i)
+        last_error["error"] = st.err_text[i]
+    ok, failing = st.ok[i], st.failing[i]
+    return {"address": t.address(i), "interval_s": t.interval_ms[i] // 1000, "polls": st.polls[i],
+            "ok": ok, "errors": st.errors[i], "consecutive_errors": failing,
+            "state": "ok" if ok and not failing else ("failing" if failing else "waiting"),
+            "last_ok": _stamp(st.ok_at, i) if ok else None, "last_error": last_error,
+            "last_read_ms": st.last_ms[i] if ok or st.errors[i] else None,
+            "next_in_s": max(0, compat.ticks_diff(st.due[i], compat.ticks_ms())) // 1000}
 
 
-def _stamp(at):
-    """{"time", "uptime_s"} of (epoch s or None, uptime s, ...)."""
-    return {"time": None if at[0] is None else compat.iso_utc(at[0]), "uptime_s": at[1]}
+def _stamp(at, i):
+    """{"time", "uptime_s"} of meter i in a scheduler's ok_at or err_at:
+    epoch s (0: the clock was not set) and uptime s."""
+    epoch = at[2 * i]
+    return {"time": compat.iso_utc(epoch) if epoch else None, "uptime_s": at[2 * i + 1]}

@@ -148,12 +148,12 @@ def test_restart_through_the_api_boots_the_new_config(tmp_path):
 
 
 def test_config_too_big_for_the_heap_gives_safe_mode_not_a_crash(tmp_path):
-    # 400 meters (the limit is 64): parsing and checking them does not fit
-    # 112wK; the gateway must come up in safe mode and say why, not crash at
-    # every boot. Without a usable config the API is read-only on the
-    # board's default port.
+    # 3000 meters (the limit is 250), 200 KB of JSON: the file does not even
+    # fit 112wK to be read; the gateway must come up in safe mode and say
+    # why, not crash at every boot. Without a usable config the API is
+    # read-only on the board's default port.
     port = free_port()
-    meters = [{"name": "meter-%03d" % i, "address": "%08dFFFFFFFF" % i, "interval_s": 900} for i in range(400)]
+    meters = [{"name": "meter-%04d" % i, "address": "%08dFFFFFFFF" % i, "interval_s": 900} for i in range(3000)]
     board_json = open(os.path.join(os.path.dirname(__file__), "..", "boards", "unix-sim.json")).read()
     b = boot(flash_dir(tmp_path, api_config(port, meters=meters),
                        files={"board.json": board_json.replace('"port": 8080', '"port": %d' % port)}))

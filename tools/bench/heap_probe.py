@@ -244,8 +244,9 @@ def stored_config():
 def pause_polls(gw):
     """No scheduled poll for a day: nothing runs beside the operation measured."""
     from compat import ticks_add, ticks_ms
-    for m in gw.scheduler.meters:
-        m.due = ticks_add(ticks_ms(), 86400000)
+    due = gw.scheduler.due
+    for i in range(len(due)):
+        due[i] = ticks_add(ticks_ms(), 86400000)
 
 
 async def runtime(frame_path, meter, polls):
@@ -258,7 +259,7 @@ async def runtime(frame_path, meter, polls):
     emit(kind="stage", name="after boot (config checked and unloaded)", alloc=live())
     qstrs()
     task = asyncio.create_task(gw.run())
-    while gw.scheduler is None or gw.server is None or min(m.ok for m in gw.scheduler.meters) < polls:
+    while gw.scheduler is None or gw.server is None or min(gw.scheduler.ok) < polls:
         await asyncio.sleep_ms(100)
     emit(kind="stage", name="gateway running, every meter read %d times" % polls, alloc=live(),
          modules=sorted(sys.modules))
