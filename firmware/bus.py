@@ -29,6 +29,7 @@ class Bus:
         return AsyncUartTransport(c["uart"], tx=c["tx"], rx=c["rx"], baudrate=c["baudrate"])
 
     def _open(self):
+        import fcb
         from mbus.master import AsyncMaster
         c = self.cfg
         transport = self._transport()
@@ -37,7 +38,9 @@ class Bus:
             options["reply_timeout_ms"] = c["timeout_ms"]
         self.opens += 1
         log.info("bus: %s open at %d baud", self.where(), c["baudrate"])
-        return AsyncMaster(transport, **options)
+        master = AsyncMaster(transport, **options)
+        master.core.fcb = fcb.Bits()  # type: ignore[assignment]  # the dict's methods the master uses, no entry per meter
+        return master
 
     async def _drop(self, e):
         self.last_error = str(e)

@@ -34,7 +34,7 @@ class Table:
 
     def __init__(self, size):
         self.n = 0
-        self.off = ()
+        self.off = ()  # type: tuple
         self.names = bytearray(b"\n")  # b"\nheat\nwater\n"
         self.starts = array("i", bytes(4 * size))  # where name i starts in names
         self.addr = bytearray(9 * size)
@@ -57,7 +57,7 @@ class Table:
         a = 9 * i
         if self.addr[a] != SECONDARY:
             return self.addr[a]
-        return hexlify(self.addr[a + 1:a + 9]).decode().upper()
+        return hexlify(self.addr[a + 1:a + 9]).decode().upper()  # type: ignore[arg-type]  # any buffer will do
 
 
 def _now():
@@ -84,7 +84,8 @@ class Scheduler:
         zeros = bytes(4 * n)  # n ints of 4 bytes
         self.due = array("i", zeros)
         for i in range(n):
-            self.due[i] = now  # every meter is read once at start, in config order
+            # every meter is read once at start, in config order
+            self.due[i] = now  # type: ignore[call-overload]  # ticks are ints
         self.polls = array("i", zeros)
         self.ok = array("i", zeros)
         self.errors = array("i", zeros)
@@ -92,7 +93,7 @@ class Scheduler:
         self.last_ms = array("i", zeros)
         self.ok_at = array("I", bytes(8 * n))
         self.err_at = array("I", bytes(8 * n))
-        self.err_text = [None] * n
+        self.err_text = [None] * n  # type: list[str | None]
         self.busy = None  # name of the meter on the bus
         self.lateness_ms = 0  # worst start delay of a scheduled poll, for the benchmark
 
@@ -157,7 +158,7 @@ class Scheduler:
             self.ok_at[2 * i], self.ok_at[2 * i + 1] = _now()
             interval = t.interval_ms[i]
             nxt = ticks_add(self.due[i], interval)
-            self.due[i] = nxt if ticks_diff(nxt, ticks_ms()) > 0 else ticks_add(ticks_ms(), interval)
+            self.due[i] = nxt if ticks_diff(nxt, ticks_ms()) > 0 else ticks_add(ticks_ms(), interval)  # type: ignore[assignment]
         await self.dispatch.publish(reading)
         gc.collect()  # between reads: keeps the heap unfragmented
         return reading
@@ -174,7 +175,7 @@ class Scheduler:
         self.err_text[i] = err
         self.err_at[2 * i], self.err_at[2 * i + 1] = _now()
         backoff = min(self.meters.interval_ms[i], BACKOFF_FIRST_MS << min(self.failing[i] - 1, 6))
-        self.due[i] = ticks_add(ticks_ms(), backoff)
+        self.due[i] = ticks_add(ticks_ms(), backoff)  # type: ignore[call-overload]  # ticks are ints
         log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", name, self.failing[i], err, backoff // 1000)
         if isinstance(e, MemoryError):
             gc.collect()  # what the failed read left is garbage: the retry finds it free
