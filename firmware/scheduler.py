@@ -22,6 +22,7 @@ from compat import const, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_
 
 BACKOFF_FIRST_MS = const(5000)
 IDLE_STEP_MS = const(1000)  # the loop wakes at least this often (watchdog progress)
+ON_TIME_MS = const(1000)  # a read that starts at most this late keeps its meter on its interval's grid
 SECONDARY = const(255)  # addr[9 * i]: the primary address, or this: the 8 bytes after it are the secondary one
 MULTI = const(0x80)  # in opts[], beside max_frames (1..16)
 
@@ -156,9 +157,13 @@ class Scheduler:
             self.ok[i] += 1
             self.failing[i] = 0
             self.ok_at[2 * i], self.ok_at[2 * i + 1] = _now()
+            # on its grid when the read started on time; a read that started
+            # late (the bus was busy with others, or away) counts from its
+            # start: the meter goes behind the others due, so when the bus
+            # cannot keep up every meter has its turn (earliest due first)
             interval = t.interval_ms[i]
-            nxt = ticks_add(self.due[i], interval)
-            self.due[i] = nxt if ticks_diff(nxt, ticks_ms()) > 0 else ticks_add(ticks_ms(), interval)  # type: ignore[assignment]
+            on_time = ticks_diff(t0, self.due[i]) <= ON_TIME_MS
+            self.due[i] = ticks_add(self.due[i] if on_time else t0, interval)  # type: ignore[call-overload]
         await self.dispatch.publish(reading)
         gc.collect()  # between reads: keeps the heap unfragmented
         return reading

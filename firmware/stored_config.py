@@ -24,26 +24,31 @@ def redact(value):
     return value
 
 
-def parse(data):
-    """(raw dict or None, errors) of JSON text (str or bytes): None when it
-    is not JSON. A top-level "meters" array is a json_items.Items."""
+def _load(src):
     from compat import unload
 
     import json_items
     try:
-        return json_items.loads(data, "meters"), []
+        return json_items.load(src, "meters"), []
     except ValueError as e:  # also UnicodeError
         return None, ["not valid JSON: %s" % e]
     finally:
         unload("json_items")  # its Items stay usable
 
 
+def parse(text):
+    """(raw dict or None, errors) of JSON text (str or bytes): None when it
+    is not JSON. A top-level "meters" array is a json_items.Items."""
+    return _load(text.encode() if isinstance(text, str) else bytes(text))
+
+
 def read(path=PATH):
-    """(raw dict or None, errors) of the file on flash."""
-    try:
-        fsutil.recover(path)
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+    """(raw dict or None, errors) of the file on flash; its "meters" array
+    is a json_items.Items that reads the file again when it is iterated."""
+    fsutil.recover(path)
+    if not fsutil.exists(path):
         return None, ["%s not found: upload one (see README, \"Configuration\")" % path]
-    return parse(data)
+    try:
+        return _load(path)
+    except OSError as e:
+        return None, ["%s not readable: %s" % (path, e)]
