@@ -101,11 +101,14 @@ def _span(f, key):
 
 
 def _elements(f, start, end):
-    """The text of each element of the JSON array at [start, end) of file f."""
+    """The text of each element of the JSON array at [start, end) of file f.
+    An empty one ("[1, ]") is passed over where json.loads takes it
+    (MicroPython's does), else refused."""
     f.seek(start + 1)
     pos = start + 1
     depth = 0
     text = esc = comma = False
+    empty_ok = None
     item = bytearray()
     while pos < end - 1:  # up to the closing "]"
         piece = f.read(min(_PIECE, end - 1 - pos))
@@ -129,7 +132,10 @@ def _elements(f, start, end):
                 depth -= 1
             elif c == 44 and depth == 0:  # "," ends an element
                 item += piece[a:i]
-                yield item
+                if bytes(item).strip():
+                    yield item
+                else:
+                    empty_ok = _empty_ok(empty_ok)
                 item = bytearray()
                 a = i + 1
                 comma = True
@@ -138,7 +144,14 @@ def _elements(f, start, end):
     if bytes(item).strip():
         yield item
     elif comma:  # "[1, ]"
-        raise ValueError("syntax error in JSON")
+        _empty_ok(empty_ok)
+
+
+def _empty_ok(known):
+    """True when json.loads takes an array with an empty element, else ValueError."""
+    if known is None:
+        json.loads("[1,,]")  # ValueError on CPython
+    return True
 
 
 def load(src, key):

@@ -303,3 +303,70 @@ def test_the_masters_frame_count_bits_behave_as_the_dict_they_replace(tmp_path, 
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
     pairs = json.loads(r.stdout.decode().strip().splitlines()[-1])
     assert len(pairs) > 200 and all(a == b for a, b in pairs), [p for p in pairs if p[0] != p[1]][:5]
+
+
+JSON_CASES = [
+    '{"meters": [{"name": "a", "address": 1}, {"name": "b", "address": "12345678FFFFFFFF"}], "x": 1}',
+    '{ "name" : "meters" , "meters" : [ ] , "y" : [1, 2] }',
+    '{"meters": [ {"name": "[a]", "n": "x\\"]}\\\\"}, [1, [2, {"3": "]"}]], "s", 4, null, true ]}',
+    '{"a": {"meters": [1]}, "meters": [5]}',
+    '{"meters": [1], "meters": [2, 3]}',
+    '{"meters": {"name": "a"}}',
+    '{"meters": "[1, 2]"}',
+    '[{"meters": [1]}]',
+    '{}',
+    '{"meters": [1, 2, ]}',
+    '{"meters": [, 1]}',
+    '{"meters": [1,, 2, ]}',
+    '{"meters": [1, 2]',
+    '{"meters": [1, 2]}}',
+    '{"meters": [{"a": 1]}',
+    '{"meters": [1], "x": }',
+    '{"meters": ["unterminated]}',
+    '',
+]
+
+ITEMS = r"""
+import json, json_items
+
+def lazily(text):
+    try:
+        raw = json_items.load(text.encode(), "meters")
+    except ValueError:
+        return "not JSON"
+    if isinstance(raw, dict) and "meters" in raw and not isinstance(raw["meters"], (list, dict, str)):
+        raw["meters"] = [x for x in raw["meters"]] + ["len %%d" %% len(raw["meters"])]
+    return raw
+
+def whole(text):
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return "not JSON"
+    if isinstance(raw, dict) and isinstance(raw.get("meters"), list):
+        raw["meters"] = raw["meters"] + ["len %%d" %% len(raw["meters"])]
+    return raw
+
+print(json.dumps([[lazily(t), whole(t)] for t in %(cases)s]))
+"""
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_the_stored_configs_meters_array_parses_as_json_loads_would(tmp_path, interp):
+    # as the interpreter's own json.loads of the whole text (MicroPython's
+    # is more lenient than CPython's: '{"x": }' and "[1, ]" pass there; a
+    # missing comma between two meters, which it also takes, is refused)
+    import subprocess
+    import sys
+
+    script = ITEMS % {"cases": json.dumps(JSON_CASES)}
+    if interp == "micropython":
+        r = run_micropython(["-c", script], cwd=str(tmp_path))
+    else:
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(tmp_path),
+                           env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware")))
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()
+    got = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    assert len(got) == len(JSON_CASES)
+    for text, (lazily, whole) in zip(JSON_CASES, got):
+        assert lazily == whole, text
