@@ -71,26 +71,30 @@ def _file_chunks(path):
             yield chunk
 
 
-def _readings_body(dispatch, single):
+def _readings_body(gw, single):
     # the stored JSON goes out as it is, in small chunks: no parsing, no big block
+    d = gw.dispatch
     if single:
-        yield from _file_chunks(dispatch.path(single))
+        yield from _file_chunks(d.path(single))
         return
     yield "{"
     sep = ""
-    for name in dispatch.stored():
-        path = dispatch.path(name)
-        if path:  # else removed since the snapshot
-            yield sep + json.dumps(name) + ": "
-            yield from _file_chunks(path)
-            sep = ", "
+    if gw.scheduler is not None:  # safe mode: no meters read, none served
+        t = gw.scheduler.meters
+        for i in range(t.n):
+            name = t.name(i)
+            path = d.path(name)
+            if path:
+                yield sep + json.dumps(name) + ": "
+                yield from _file_chunks(path)
+                sep = ", "
     yield "}"
 
 
-def readings_response(dispatch, single=None):
-    """The latest reading of meter single, or of every meter as one object,
-    streamed from their files (readings.Dispatch)."""
-    return Response(_readings_body(dispatch, single), headers={"Content-Type": "application/json"})
+def readings_response(gw, single=None):
+    """The latest reading of meter single, or of every meter the gateway
+    reads as one object, streamed from their files (readings.Dispatch)."""
+    return Response(_readings_body(gw, single), headers={"Content-Type": "application/json"})
 
 
 def _admin(gw, name):
@@ -150,7 +154,7 @@ def create(gw):
         only = req.args.get("meter")
         if only is not None and gw.dispatch.path(only) is None:
             return error(404, "no reading of meter %s yet" % json.dumps(only))
-        return readings_response(gw.dispatch, only)
+        return readings_response(gw, only)
 
     # /api/<name>: one microdot route and this table (a route each costs heap);
     # the rare requests' code, api_admin.py, is loaded for the request only

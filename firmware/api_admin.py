@@ -98,8 +98,8 @@ async def poll(gw, req):
                      if "meter" in body else "meter: missing (send {\"meter\": name})")
     if gw.scheduler is None:
         return error(503, "safe mode: the bus is not running (%s)" % gw.safe_reason)
-    i = gw.scheduler.find(name)
-    if i is None:
+    i = gw.scheduler.meters.find(name)
+    if i < 0:
         return error(404, "no enabled meter named %s" % json.dumps(name), meters=_some_names(gw.scheduler.meters))
     try:
         await gw.scheduler.poll(i)
@@ -108,7 +108,7 @@ async def poll(gw, req):
     if gw.dispatch.path(name) is None:  # a full flash: the reading went to the sinks only
         return error(507, "meter %s read, but its reading could not be stored: %s" % (name, fsutil.last_error),
                      meter=name)
-    return readings_response(gw.dispatch, name)
+    return readings_response(gw, name)
 
 
 def _some_names(table, most=20):

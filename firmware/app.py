@@ -84,7 +84,7 @@ class Gateway:
         if self.safe_reason is None:
             import bus
             import scheduler
-            self.bus = bus.Bus(self.cfg["bus"])
+            self.bus = bus.Bus(self.cfg["bus"], self.cfg["meters"].n)
             # the scheduler takes the meter table: the config keeps no meters
             self.scheduler = scheduler.Scheduler(self.bus, self.cfg.pop("meters"), self.dispatch, self.net)
             tasks["scheduler"] = self.scheduler.run

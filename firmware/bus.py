@@ -5,11 +5,16 @@
 from mbus.errors import TransportError
 
 import log
+from compat import const
+
+
+_FCB_BITS_FROM = const(48)  # meters: from here on fcb.Bits takes less heap than the master's dict
 
 
 class Bus:
-    def __init__(self, cfg):
+    def __init__(self, cfg, meters=0):
         self.cfg = cfg
+        self.meters = meters  # how many are read: the master's frame count bits are kept to suit
         self.master = None
         self.opens = 0
         self.last_error = None
@@ -29,7 +34,6 @@ class Bus:
         return AsyncUartTransport(c["uart"], tx=c["tx"], rx=c["rx"], baudrate=c["baudrate"])
 
     def _open(self):
-        import fcb
         from mbus.master import AsyncMaster
         c = self.cfg
         transport = self._transport()
@@ -39,7 +43,9 @@ class Bus:
         self.opens += 1
         log.info("bus: %s open at %d baud", self.where(), c["baudrate"])
         master = AsyncMaster(transport, **options)
-        master.core.fcb = fcb.Bits()  # type: ignore[assignment]  # the dict's methods the master uses, no entry per meter
+        if self.meters >= _FCB_BITS_FROM:
+            import fcb
+            master.core.fcb = fcb.Bits()  # type: ignore[assignment]  # the dict's methods the master uses, no entry per meter
         return master
 
     async def _drop(self, e):

@@ -290,9 +290,9 @@ def _add_meter(t, m, fields):
     if isinstance(address, int):
         t.addr[9 * i] = address
     else:
-        t.addr[9 * i] = 255  # scheduler.SECONDARY
+        t.addr[9 * i] = 255  # scheduler._SECONDARY: the secondary address follows
         t.addr[9 * i + 1:9 * i + 9] = unhexlify(address)
-    t.opts[i] = _field(m, fields, "max_frames") | (0x80 if _field(m, fields, "multi") else 0)  # scheduler.MULTI
+    t.opts[i] = _field(m, fields, "max_frames") | (0x80 if _field(m, fields, "multi") else 0)  # scheduler._MULTI
     t.interval_ms[i] = _field(m, fields, "interval_s") * 1000
     t.n = i + 1
 

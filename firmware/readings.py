@@ -57,23 +57,6 @@ class Dispatch:
         p = self.folder + "/" + name + ".json"
         return p if fsutil.exists(p) else None
 
-    def stored(self):
-        """The names of the meters with a stored reading, one at a time, from
-        a snapshot of the folder in one small block: b"name." each (a name
-        has no dot)."""
-        snap = bytearray()
-        try:
-            for entry in os.ilistdir(self.folder) if self.folder else ():
-                if entry[0].endswith(".json"):
-                    snap += entry[0][:-4].encode()
-        except OSError:
-            pass  # no folder (a full flash at boot): nothing stored
-        a = 0
-        while a < len(snap):
-            b = snap.find(b".", a)
-            yield snap[a:b].decode()
-            a = b + 1
-
     def add_stage(self, fn):
         """fn(reading) runs for every reading, in order; it may be a coroutine
         function and may add keys (the outbox sets "seq")."""

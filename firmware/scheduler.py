@@ -22,15 +22,14 @@ from compat import const, clock_is_set, ticks_add, ticks_diff, ticks_ms, uptime_
 
 BACKOFF_FIRST_MS = const(5000)
 IDLE_STEP_MS = const(1000)  # the loop wakes at least this often (watchdog progress)
-ON_TIME_MS = const(1000)  # a read that starts at most this late keeps its meter on its interval's grid
-SECONDARY = const(255)  # addr[9 * i]: the primary address, or this: the 8 bytes after it are the secondary one
-MULTI = const(0x80)  # in opts[], beside max_frames (1..16)
+_SECONDARY = const(255)  # addr[9 * i]: the primary address, or this: the 8 bytes after it are the secondary one
+_MULTI = const(0x80)  # in opts[], beside max_frames (1..16)
 
 
 class Table:
     """The configured meters: room for size, n rows used (config.py fills
     them, the scheduler takes them). Meter i: name(i), address(i),
-    interval_ms[i], opts[i] (max_frames | MULTI). Disabled meters are no
+    interval_ms[i], opts[i] (max_frames | _MULTI). Disabled meters are no
     rows: off lists their names."""
 
     def __init__(self, size):
@@ -56,7 +55,7 @@ class Table:
     def address(self, i):
         """The primary address (int) or the 16 hex digits of the secondary one."""
         a = 9 * i
-        if self.addr[a] != SECONDARY:
+        if self.addr[a] != _SECONDARY:
             return self.addr[a]
         return hexlify(self.addr[a + 1:a + 9]).decode().upper()  # type: ignore[arg-type]  # any buffer will do
 
@@ -66,14 +65,24 @@ def _now():
     return (int(time()) if clock_is_set() else 0, uptime_ms() // 1000)
 
 
-class Scheduler:
-    """Meter i of the Table is read when due[i] (ticks_ms) comes;
-    per meter, polls[i], ok[i], errors[i] count the reads started, succeeded
-    and failed, failing[i] the failures in a row; last_ms[i] is the duration
-    of the last read; ok_at[2 * i], ok_at[2 * i + 1] are the epoch s (0: the
-    clock was not set) and uptime s of the last success; err_at[2 * i],
-    err_at[2 * i + 1] and err_text[i] ("Class: message") of the last failure."""
+# What the scheduler keeps of meter i: _STATE ints from _STATE * i in
+# Scheduler.ints (array "i"; one array, not one per field: a few meters
+# cost no more than a Meter object did), in this order (row() gives them):
+_DUE = const(0)  # ticks_ms of its next read
+_POLLS = const(1)  # reads started
+_OK = const(2)  # reads that succeeded
+_ERRORS = const(3)  # reads that failed
+_FAILING = const(4)  # failures in a row
+_LAST_MS = const(5)  # duration of its last read
+_OK_UP = const(6)  # uptime s of its last success
+_ERR_UP = const(7)  # uptime s of its last failure
+_STATE = const(8)
+# and in times[2 * i], times[2 * i + 1] (array "I") the epoch s (0: the
+# clock was not set) of its last success and failure; in err_text[i] the
+# "Class: message" of its last failure.
 
+
+class Scheduler:
     def __init__(self, master, table, dispatch, net):
         self.master = master
         self.meters = table
@@ -82,38 +91,30 @@ class Scheduler:
         self.lock = asyncio.Lock()
         self.last_progress = now = ticks_ms()
         n = table.n
-        zeros = bytes(4 * n)  # n ints of 4 bytes
-        self.due = array("i", zeros)
+        self.ints = array("i", bytes(4 * _STATE * n))
         for i in range(n):
             # every meter is read once at start, in config order
-            self.due[i] = now  # type: ignore[call-overload]  # ticks are ints
-        self.polls = array("i", zeros)
-        self.ok = array("i", zeros)
-        self.errors = array("i", zeros)
-        self.failing = array("i", zeros)
-        self.last_ms = array("i", zeros)
-        self.ok_at = array("I", bytes(8 * n))
-        self.err_at = array("I", bytes(8 * n))
+            self.ints[_STATE * i + _DUE] = now  # type: ignore[call-overload]  # ticks are ints
+        self.times = array("I", bytes(8 * n))
         self.err_text = [None] * n  # type: list[str | None]
         self.busy = None  # name of the meter on the bus
         self.lateness_ms = 0  # worst start delay of a scheduled poll, for the benchmark
 
+    def row(self, i):
+        """Meter i's (due, polls, ok, errors, failing, last_ms, ok_up, err_up)."""
+        return self.ints[_STATE * i:_STATE * i + _STATE]
+
     def progress(self):
         return self.last_progress
 
-    def find(self, name):
-        """The index of the meter called name, or None."""
-        i = self.meters.find(name)
-        return None if i < 0 else i
-
     def _next(self):
         """The meter due first (the lowest index of those due alike), or -1."""
-        due = self.due
+        ints = self.ints
         best = -1
-        for i in range(self.meters.n):
-            if best < 0 or ticks_diff(due[i], due[best]) < 0:
-                best = i
-        return best
+        for b in range(_DUE, _STATE * self.meters.n, _STATE):
+            if best < 0 or ticks_diff(ints[b], ints[best]) < 0:
+                best = b
+        return best // _STATE if best >= 0 else -1
 
     async def run(self):
         while True:
@@ -122,7 +123,7 @@ class Scheduler:
             if i < 0:
                 await asyncio.sleep_ms(IDLE_STEP_MS)
                 continue
-            wait = ticks_diff(self.due[i], ticks_ms())
+            wait = ticks_diff(self.ints[_STATE * i + _DUE], ticks_ms())
             if wait > 0:
                 await asyncio.sleep_ms(min(wait, IDLE_STEP_MS))
                 continue
@@ -134,16 +135,16 @@ class Scheduler:
 
     async def poll(self, i):
         """Read meter i now; publish and return its reading or raise the error."""
-        t = self.meters
+        t, ints, b = self.meters, self.ints, _STATE * i
         name = t.name(i)
         async with self.lock:
             self.busy = name
-            self.polls[i] += 1
+            ints[b + _POLLS] += 1
             t0 = ticks_ms()
             try:
                 address = t.address(i)
                 opts = t.opts[i]
-                result = await self.master.read(address, multi=bool(opts & MULTI), max_frames=opts & 0x1F)
+                result = await self.master.read(address, multi=bool(opts & _MULTI), max_frames=opts & 0x1F)
                 reading = readings.make(name, address, result, self.net.time_synced)
             except Exception as e:
                 self._failed(i, name, e, t0)
@@ -151,37 +152,37 @@ class Scheduler:
             finally:
                 self.busy = None
                 self.last_progress = ticks_ms()
-            self.last_ms[i] = ticks_diff(ticks_ms(), t0)
-            if self.failing[i]:
-                log.info("meter %s: answering again after %d failed reads", name, self.failing[i])
-            self.ok[i] += 1
-            self.failing[i] = 0
-            self.ok_at[2 * i], self.ok_at[2 * i + 1] = _now()
-            # on its grid when the read started on time; a read that started
-            # late (the bus was busy with others, or away) counts from its
-            # start: the meter goes behind the others due, so when the bus
-            # cannot keep up every meter has its turn (earliest due first)
-            interval = t.interval_ms[i]
-            on_time = ticks_diff(t0, self.due[i]) <= ON_TIME_MS
-            self.due[i] = ticks_add(self.due[i] if on_time else t0, interval)  # type: ignore[call-overload]
+            ints[b + _LAST_MS] = ticks_diff(ticks_ms(), t0)
+            if ints[b + _FAILING]:
+                log.info("meter %s: answering again after %d failed reads", name, ints[b + _FAILING])
+            ints[b + _OK] += 1
+            ints[b + _FAILING] = 0
+            self.times[2 * i], ints[b + _OK_UP] = _now()
+            # the next read an interval after this one started: a meter read
+            # late (the bus busy with others, or away) goes behind the others
+            # due, so when the bus cannot keep up every meter has its turn
+            # (earliest due first), and none catches up on missed reads
+            ints[b + _DUE] = ticks_add(t0, t.interval_ms[i])  # type: ignore[call-overload]  # ticks are ints
         await self.dispatch.publish(reading)
         gc.collect()  # between reads: keeps the heap unfragmented
         return reading
 
     def _failed(self, i, name, e, t0):
-        self.last_ms[i] = ticks_diff(ticks_ms(), t0)
-        self.errors[i] += 1
-        self.failing[i] += 1
+        ints, b = self.ints, _STATE * i
+        ints[b + _LAST_MS] = ticks_diff(ticks_ms(), t0)
+        ints[b + _ERRORS] += 1
+        ints[b + _FAILING] += 1
+        failing = ints[b + _FAILING]
         err = "%s: %s" % (type(e).__name__, e)
         for text in self.err_text:  # a dead bus fails every meter alike: one string for all
             if text == err:
                 err = text
                 break
         self.err_text[i] = err
-        self.err_at[2 * i], self.err_at[2 * i + 1] = _now()
-        backoff = min(self.meters.interval_ms[i], BACKOFF_FIRST_MS << min(self.failing[i] - 1, 6))
-        self.due[i] = ticks_add(ticks_ms(), backoff)  # type: ignore[call-overload]  # ticks are ints
-        log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", name, self.failing[i], err, backoff // 1000)
+        self.times[2 * i + 1], ints[b + _ERR_UP] = _now()
+        backoff = min(self.meters.interval_ms[i], BACKOFF_FIRST_MS << min(failing - 1, 6))
+        ints[b + _DUE] = ticks_add(ticks_ms(), backoff)  # type: ignore[call-overload]  # ticks are ints
+        log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", name, failing, err, backoff // 1000)
         if isinstance(e, MemoryError):
             gc.collect()  # what the failed read left is garbage: the retry finds it free
         elif not isinstance(e, MBusError):

@@ -124,9 +124,18 @@ def _load_extensions(names, config, tolerant):
 
 def _forget_others(dispatch, table):
     """Drop the stored readings of meters no longer configured."""
-    for name in dispatch.stored():
-        if table.find(name) < 0 and name not in table.off:
-            fsutil.remove(dispatch.path(name))
+    import os
+
+    gone = []  # not removed while the folder is read
+    try:
+        for entry in os.ilistdir(dispatch.folder):
+            name = entry[0][:-5]
+            if entry[0].endswith(".json") and table.find(name) < 0 and name not in table.off:
+                gone.append(name)
+    except OSError:
+        pass  # no folder (a full flash): nothing stored
+    for name in gone:
+        fsutil.remove(dispatch.path(name))
 
 
 def prepare(gateway, extension_names, boot):

@@ -31,7 +31,12 @@ def gateway(gw, version):
     sch = gw.scheduler
     if sch is not None and gw.bus is not None:
         s["bus"] = bus(gw.bus)
-        s["bus"].update({"polls": sum(sch.polls), "errors": sum(sch.errors), "busy": sch.busy,
+        polls = errors = 0
+        for i in range(sch.meters.n):
+            r = sch.row(i)
+            polls += r[1]
+            errors += r[3]
+        s["bus"].update({"polls": polls, "errors": errors, "busy": sch.busy,
                          "worst_lateness_ms": sch.lateness_ms})
         # one meter at a time, while the answer is written: the counters of
         # up to 250 meters never sit in the heap together
@@ -67,23 +72,21 @@ def flash_free():
     return st[0] * st[3] if st[3] <= st[2] else 0
 
 
-def meter(t, st, i):
-    """Meter i's counters and times: of scheduler.Table t and scheduler.Scheduler st."""
+def meter(t, sch, i):
+    """Meter i's counters and times: of scheduler.Table t and scheduler.Scheduler sch."""
+    due, polls, ok, errors, failing, last_ms, ok_up, err_up = sch.row(i)
     last_error = None
-    if st.errors[i]:
-        last_error = _stamp(st.err_at, i)
-        last_error["error"] = st.err_text[i]
-    ok, failing = st.ok[i], st.failing[i]
-    return {"address": t.address(i), "interval_s": t.interval_ms[i] // 1000, "polls": st.polls[i],
-            "ok": ok, "errors": st.errors[i], "consecutive_errors": failing,
+    if errors:
+        last_error = _stamp(sch.times[2 * i + 1], err_up)
+        last_error["error"] = sch.err_text[i]
+    return {"address": t.address(i), "interval_s": t.interval_ms[i] // 1000, "polls": polls,
+            "ok": ok, "errors": errors, "consecutive_errors": failing,
             "state": "ok" if ok and not failing else ("failing" if failing else "waiting"),
-            "last_ok": _stamp(st.ok_at, i) if ok else None, "last_error": last_error,
-            "last_read_ms": st.last_ms[i] if ok or st.errors[i] else None,
-            "next_in_s": max(0, compat.ticks_diff(st.due[i], compat.ticks_ms())) // 1000}
+            "last_ok": _stamp(sch.times[2 * i], ok_up) if ok else None, "last_error": last_error,
+            "last_read_ms": last_ms if ok or errors else None,
+            "next_in_s": max(0, compat.ticks_diff(due, compat.ticks_ms())) // 1000}
 
 
-def _stamp(at, i):
-    """{"time", "uptime_s"} of meter i in a scheduler's ok_at or err_at:
-    epoch s (0: the clock was not set) and uptime s."""
-    epoch = at[2 * i]
-    return {"time": compat.iso_utc(epoch) if epoch else None, "uptime_s": at[2 * i + 1]}
+def _stamp(epoch, uptime):
+    """{"time", "uptime_s"} of epoch s (0: the clock was not set) and uptime s."""
+    return {"time": compat.iso_utc(epoch) if epoch else None, "uptime_s": uptime}

@@ -84,7 +84,7 @@ class Wake:
         net.time_synced = net.time_synced or st["synced"]  # the RTC kept the time NTP set
         sch = gw.scheduler
         for name in wakeplan.due_meters(st, self.meters(), now_ms()):
-            i = sch.find(name)
+            i = sch.meters.find(name)
             ok = False
             if self.left_ms() <= 0:
                 break

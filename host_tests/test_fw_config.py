@@ -12,7 +12,6 @@ sys.path.insert(0, os.path.join(ROOT, "firmware"))
 import config  # noqa: E402
 import fsutil  # noqa: E402
 import log  # noqa: E402
-import scheduler  # noqa: E402
 
 BOARDS = sorted(f[:-5] for f in os.listdir(os.path.join(ROOT, "boards")) if f.endswith(".json"))
 
@@ -36,9 +35,9 @@ def test_minimal_config_takes_board_defaults():
     assert errors == []
     assert cfg["bus"] == {"kind": "uart", "uart": 2, "tx": 17, "rx": 16, "baudrate": 2400, "timeout_ms": None,
                           "retries": 2, "host": "127.0.0.1", "port": None}
-    t = cfg["meters"]  # a scheduler.Table: its defaults come from config.METER
+    t = cfg["meters"]  # a scheduler.Table: its defaults come from config.METER (0x80: multi)
     assert (t.n, t.name(0), t.address(0), t.interval_ms[0], t.opts[0], t.off) == \
-        (1, "heat", 5, 60000, 16 | scheduler.MULTI, ())
+        (1, "heat", 5, 60000, 16 | 0x80, ())
     assert cfg["network"]["kind"] == "wifi" and cfg["api"]["port"] == 80 and cfg["power"]["mode"] == "mains"
 
 

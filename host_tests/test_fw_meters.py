@@ -215,7 +215,8 @@ async def watch():
         await asyncio.sleep_ms(20)
         now = ticks_ms()
         for i in range(N):
-            n = sch.ok[i] + sch.errors[i]
+            r = sch.row(i)  # due, polls, ok, errors, ...
+            n = r[2] + r[3]
             if n != seen[i]:
                 seen[i] = n
                 if i in last:
@@ -239,7 +240,8 @@ async def main():
     return bus.seen[before:]
 
 by_command = asyncio.run(main())
-print(json.dumps({"ok": list(sch.ok), "errors": list(sch.errors), "gaps": [gaps.get(i) for i in range(N)],
+print(json.dumps({"ok": [sch.row(i)[2] for i in range(N)], "errors": [sch.row(i)[3] for i in range(N)],
+                  "gaps": [gaps.get(i) for i in range(N)],
                   "by_command": by_command, "lines": log.lines(), "free": gc.mem_free()}))
 """
 
@@ -370,3 +372,50 @@ def test_the_stored_configs_meters_array_parses_as_json_loads_would(tmp_path, in
     assert len(got) == len(JSON_CASES)
     for text, (lazily, whole) in zip(JSON_CASES, got):
         assert lazily == whole, text
+
+
+def test_battery_mode_reads_150_meters_a_wake_and_refuses_more(tmp_path, corpus):
+    # battery mode keeps each meter's due time by name through deep sleep
+    # (wakeplan): 150 meters a wake fit 112wK with an HTTP sink; more are
+    # refused by the config check, naming the limit
+    import sys
+
+    from fw_e2e import http_sink
+    from fwd_servers import Receiver
+
+    sys.path.insert(0, os.path.join(ROOT, "firmware"))
+    import battery
+    import config
+
+    battery.register(config)
+    board = json.load(open(os.path.join(ROOT, "boards", "unix-sim.json")))
+    power = {"mode": "battery", "awake_max_s": 60, "forward_s": 20}
+    over = {"bus": {"port": 1}, "meters": meters(151), "power": power, "sinks": [http_sink("http://127.0.0.1:1/")]}
+    errors = config.validate(over, board)[1]
+    assert errors == ["power.mode: battery mode reads at most 150 meters (its wake state keeps a due time for each "
+                      "by name), got 151 enabled"], errors
+
+    n = 150
+    sim = simulator(tmp_path, n)
+    try:
+        with Receiver() as rx:
+            cfg = {"bus": {"port": sim.port, "retries": 1}, "meters": meters(n, interval_s=15), "power": power,
+                   "sinks": [http_sink(rx.url)], "outbox": {"capacity": 400}}
+            b = UnixBoard(flash_dir(tmp_path, cfg), heap=HEAP, wake=True).start()
+            deadline = time.monotonic() + 60
+            while len(b.runs) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            b.stop()
+            received = len(rx.accepted)
+        assert [r["rc"] for r in b.runs[:2]] == [76, 76], b.lines[-20:]
+        first, second = b.lines[b.boot_lines[0]:b.boot_lines[1]], b.lines[b.boot_lines[1]:]
+        read = [x.split()[4].rstrip(",") for x in first if "battery: read " in x]
+        assert sorted(read) == sorted(name(i) for i in range(n)), len(read)
+        assert received >= n and any("every sink caught up" in x for x in first)
+        # the next wake took the state over (not a cold boot) and read again those due
+        assert any("battery: wake 1 (from deep sleep)" in x for x in second)
+        assert any("battery: read " in x for x in second)
+        assert not any("MemoryError" in x or "not saved" in x for x in b.lines), \
+            [x for x in b.lines if "MemoryError" in x or "not saved" in x]
+    finally:
+        sim.stop()

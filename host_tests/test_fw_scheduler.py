@@ -29,7 +29,6 @@ class Net:
 
 t = table([{"name": "slow", "address": 5, "interval_s": 3600}, {"name": "fast", "address": 6, "interval_s": 60}])
 sch = scheduler.Scheduler(DeadBus(), t, readings.Dispatch(echo=False), Net())
-st = sch
 
 async def main():
     out = {}
@@ -40,13 +39,14 @@ async def main():
                 await sch.poll(i)
             except NoReplyError:
                 pass
-            waits.append(round(ticks_diff(st.due[i], ticks_ms()) / 1000))
-        out[t.name(i)] = {"waits": waits, "failing": st.failing[i], "errors": st.errors[i], "ok": st.ok[i],
-                          "last_error": st.err_text[i]}
+            waits.append(round(ticks_diff(sch.row(i)[0], ticks_ms()) / 1000))
+        due, polls, ok, errors, failing, last_ms, ok_up, err_up = sch.row(i)
+        out[t.name(i)] = {"waits": waits, "failing": failing, "errors": errors, "ok": ok,
+                          "last_error": sch.err_text[i]}
     return out
 
 out = asyncio.run(main())
-print(json.dumps({"meters": out, "errors": sum(sch.errors), "lines": log.lines()}))
+print(json.dumps({"meters": out, "errors": sum(sch.row(i)[3] for i in range(t.n)), "lines": log.lines()}))
 """
 
 NO_CLOCK = TABLE + r"""

@@ -34,7 +34,7 @@ gw = app.prepare()
 ok = gw is not None and gw.safe_reason is None
 if ok:  # the bus and the scheduler as Gateway.run makes them
     import bus, scheduler
-    gw.bus = bus.Bus(gw.cfg["bus"])
+    gw.bus = bus.Bus(gw.cfg["bus"], gw.cfg["meters"].n)
     gw.scheduler = scheduler.Scheduler(gw.bus, gw.cfg.pop("meters"), gw.dispatch, None)
 for name in %r:
     __import__(name)
