@@ -253,10 +253,9 @@ def _check_meters(v, arg, path, errors):
     names = bytearray(b"\n")  # of every meter so far, to find a name used twice
     for i, m in enumerate(v):
         p = "%s[%d]" % (path, i)
-        before = len(errors)
         _check_obj(m, fields, p, errors, fill=False)
         name = m.get("name") if isinstance(m, dict) else None
-        if isinstance(name, str) and not any(e.startswith(p + ".name:") for e in errors[before:]):
+        if isinstance(name, str):
             key = name.encode() + b"\n"
             if names.find(b"\n" + key) >= 0:
                 errors.append("%s.name: meter name %s is used twice" % (p, _shown(name)))
