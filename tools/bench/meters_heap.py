@@ -6,7 +6,9 @@ For each meter count: the firmware boots (app.prepare: config check,
 extensions, the boot-time code unloaded), the running modules are imported
 and the scheduler is built as Gateway.run builds it; then the heap kept
 (after a collection) is measured at a generous heap, and the smallest heap
-that boots that many meters is found by bisection (in wK). Meters alternate
+that boots that many meters is found by bisection (in wK). A /api/status
+answer is then rendered as the API writes it: its size, and the most heap
+it holds at once (after a collection at each chunk) besides what it found. Meters alternate
 between primary and secondary addresses and leave interval_s, multi,
 max_frames and enabled to their defaults every other time, as a real config
 does. Also: the most meters that boot at --heap. Prints a table and writes
@@ -39,7 +41,20 @@ if ok:  # the bus and the scheduler as Gateway.run makes them
 for name in %r:
     __import__(name)
 gc.collect()
-print(json.dumps({"ok": ok, "free": gc.mem_free(), "alloc": gc.mem_alloc()}))
+out = {"ok": ok, "free": gc.mem_free(), "alloc": gc.mem_alloc()}
+if ok:  # a /api/status answer as api.json_response writes it: its size and the most it holds at once
+    try:
+        import api
+        base = gc.mem_alloc()
+        size = most = 0
+        for chunk in api._batched(api._json_chunks(gw.status(), 2)):
+            size += len(chunk)
+            gc.collect()
+            most = max(most, gc.mem_alloc() - base)
+        out["status_bytes"], out["status_most"] = size, most
+    except MemoryError:  # at the smallest heaps: boot is what counts there
+        pass
+print(json.dumps(out))
 """
 
 
@@ -107,7 +122,8 @@ def main():
             d = flash(work, image, n)
             big = probe(d, 2048)
             rows.append({"meters": n, "alloc_after_boot": big and big["alloc"], "smallest_heap_wk": smallest_heap(d),
-                         "at_heap": probe(d, heap_wk)})
+                         "at_heap": probe(d, heap_wk), "status_bytes": big and big.get("status_bytes"),
+                         "status_most": big and big.get("status_most")})
         base = rows[0]
         for r in rows[1:]:
             if r["alloc_after_boot"] is not None and base["alloc_after_boot"] is not None:
@@ -124,14 +140,14 @@ def main():
                     hi = mid
             most = lo
         total = None
-        print("%7s  %16s  %14s  %18s  %s" % ("meters", "kept after boot", "kept per meter", "smallest heap (wK)",
-                                             "free at " + a.heap))
+        print("%7s  %16s  %14s  %18s  %20s  %s" % ("meters", "kept after boot", "kept per meter", "smallest heap (wK)",
+                                                   "status: bytes, held", "free at " + a.heap))
         for r in rows:
             at = r["at_heap"]
             if at:
                 total = at["free"] + at["alloc"]
-            print("%7d  %16s  %14s  %18s  %s" % (r["meters"], r["alloc_after_boot"], r.get("kept_per_meter", "-"),
-                                                 r["smallest_heap_wk"],
+            print("%7d  %16s  %14s  %18s  %20s  %s" % (r["meters"], r["alloc_after_boot"], r.get("kept_per_meter", "-"),
+                                                       r["smallest_heap_wk"], "%s, %s" % (r["status_bytes"], r["status_most"]),
                                                  "-" if not at else "%d (%.1f %%)" % (at["free"], 100.0 * at["free"] / (at["free"] + at["alloc"]))))
         print("most meters that boot at %s: %d%s" % (a.heap, most, " (or more)" if most == a.max else ""))
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
