@@ -52,7 +52,7 @@ class Dispatch:
     def path(self, name):
         """The file with the latest reading of meter name, or None: none
         stored, or no meter name (a path: "../config" must not be served)."""
-        if not self.folder or not name or "/" in name or "." in name:
+        if not self.folder or not name or "/" in name or "." in name or "\\" in name:  # FAT takes "\\" too
             return None
         p = self.folder + "/" + name + ".json"
         return p if fsutil.exists(p) else None

@@ -78,8 +78,10 @@ def test_250_meters_pass_the_config_check_and_every_mistake_is_named(tmp_path):
 
     over = safe_mode_lines(tmp_path / "over", api_config(port, meters(N + 1)))
     assert any("config.json: meters: at most 250 entries, got 251" in x for x in over), over
-    # 3000 meters (200 KB) are checked one at a time too: named, not out of heap
-    many = safe_mode_lines(tmp_path / "many", api_config(port, meters(3000)))
+    # 3000 meters (200 KB, by secondary address) are checked one at a time
+    # too: the count is named, not out of heap
+    many = [{"name": "m%04d" % i, "address": secondary(i)} for i in range(3000)]
+    many = safe_mode_lines(tmp_path / "many", api_config(port, many))
     assert any("config.json: meters: at most 250 entries, got 3000" in x for x in many), many
     assert not any("MemoryError" in x for x in many), many
 
@@ -382,22 +384,20 @@ def test_battery_mode_reads_150_meters_a_wake_and_refuses_more(tmp_path, corpus)
     # battery mode keeps each meter's due time by name through deep sleep
     # (wakeplan): 150 meters a wake fit 112wK with an HTTP sink; more are
     # refused by the config check, naming the limit
-    import sys
-
     from fw_e2e import http_sink
     from fwd_servers import Receiver
 
-    sys.path.insert(0, os.path.join(ROOT, "firmware"))
-    import battery
-    import config
-
-    battery.register(config)
-    board = json.load(open(os.path.join(ROOT, "boards", "unix-sim.json")))
     power = {"mode": "battery", "awake_max_s": 60, "forward_s": 20}
-    over = {"bus": {"port": 1}, "meters": meters(151), "power": power, "sinks": [http_sink("http://127.0.0.1:1/")]}
-    errors = config.validate(over, board)[1]
-    assert errors == ["power.mode: battery mode reads at most 150 meters (its wake state keeps a due time for each "
-                      "by name), got 151 enabled"], errors
+    over = {"bus": {"port": 1}, "meters": meters(151), "power": power, "sinks": [http_sink("http://127.0.0.1:1/")],
+            "api": {"port": free_port()}}
+    b = boot(flash_dir(tmp_path / "over", over), heap=HEAP)
+    try:
+        b.wait_for("SAFE MODE: fix config.json", 20)
+        assert any("config.json: power.mode: battery mode reads at most 150 meters (its wake state keeps a due "
+                   "time for each by name), got 151 enabled" in x for x in b.lines), b.lines
+        assert any("SAFE MODE: config.json has 1 problem(s)" in x for x in b.lines), b.lines
+    finally:
+        b.stop()
 
     n = 150
     sim = simulator(tmp_path, n)
