@@ -122,6 +122,12 @@ bench-forward: venv debian-deps
 .PHONY: bench-battery
 bench-battery: venv
 	$(PY) tools/bench/battery_bench.py --corpus $(CORPUS)
+# What configured meters cost the heap: kept per meter, the smallest heap for
+# 8 to 250 of them, a status answer's size and hold (build/meters-heap.json).
+.PHONY: bench-meters
+bench-meters: venv
+	$(PY) tools/bench/meters_heap.py
+
 # Where the gateway's heap goes at 112wK: module import costs, qstr pools,
 # the running gateway's live heap, each operation's peak (build/heap-profile.json).
 .PHONY: heap-profile

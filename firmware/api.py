@@ -21,7 +21,8 @@ def _json_chunks(value, depth):
     # the JSON text of value (as json.dumps writes it), entry by entry down to
     # depth levels: a big answer never needs one big block of heap. A
     # generator of (key, value) pairs is written as an object, each pair
-    # made only when its turn comes.
+    # made only when its turn comes; an object with mapped() (the stored
+    # config's meters, json_items.Items) as an array, item by item.
     if depth and (isinstance(value, dict) or hasattr(value, "send")):
         yield "{"
         sep = ""
@@ -30,7 +31,7 @@ def _json_chunks(value, depth):
             yield from _json_chunks(v, depth - 1)
             sep = ", "
         yield "}"
-    elif depth and isinstance(value, list):
+    elif depth and (isinstance(value, list) or hasattr(value, "mapped")):
         yield "["
         sep = ""
         for v in value:
@@ -72,22 +73,30 @@ def _file_chunks(path):
             yield chunk
 
 
-def _readings_body(latest, single):
+def _readings_body(gw, single):
     # the stored JSON goes out as it is, in small chunks: no parsing, no big block
+    d = gw.dispatch
     if single:
-        yield from _file_chunks(latest[single])
+        yield from _file_chunks(d.path(single))
         return
     yield "{"
-    first = True
-    for name in list(latest):
-        yield ('' if first else ', ') + json.dumps(name) + ": "
-        yield from _file_chunks(latest[name])
-        first = False
+    sep = ""
+    if gw.scheduler is not None:  # safe mode: no meters read, none served
+        t = gw.scheduler.meters
+        for i in range(t.n):
+            name = t.name(i)
+            path = d.path(name)
+            if path:
+                yield sep + json.dumps(name) + ": "
+                yield from _file_chunks(path)
+                sep = ", "
     yield "}"
 
 
-def readings_response(latest, single=None):
-    return Response(_readings_body(latest, single), headers={"Content-Type": "application/json"})
+def readings_response(gw, single=None):
+    """The latest reading of meter single, or of every meter the gateway
+    reads as one object, streamed from their files (readings.Dispatch)."""
+    return Response(_readings_body(gw, single), headers={"Content-Type": "application/json"})
 
 
 def _admin(gw, name):
@@ -140,9 +149,9 @@ def create(gw):
 
     def get_readings(req):
         only = req.args.get("meter")
-        if only is not None and only not in gw.dispatch.latest:
+        if only is not None and gw.dispatch.path(only) is None:
             return error(404, "no reading of meter %s yet" % json.dumps(only))
-        return readings_response(gw.dispatch.latest, only)
+        return readings_response(gw, only)
 
     # /api/<name>: one microdot route and this table (a route each costs heap);
     # the rare requests' code, api_admin.py, is loaded for the request only

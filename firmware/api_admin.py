@@ -5,6 +5,7 @@
 import asyncio
 import json
 
+import fsutil
 import log
 from api import error, json_response, readings_response
 from compat import unload
@@ -97,14 +98,17 @@ async def poll(gw, req):
                      if "meter" in body else "meter: missing (send {\"meter\": name})")
     if gw.scheduler is None:
         return error(503, "safe mode: the bus is not running (%s)" % gw.safe_reason)
-    m = gw.scheduler.find(name)
-    if m is None:
-        return error(404, "no enabled meter named %s" % json.dumps(name), meters=[x.name for x in gw.scheduler.meters])
+    t = gw.scheduler.meters
+    i = t.find(name)
+    if i < 0:  # the first 20 names: hundreds would not fit the heap as a list
+        return error(404, "no enabled meter named %s" % json.dumps(name), meters=[t.name(k) for k in range(min(t.n, 20))])
     try:
-        await gw.scheduler.poll(m)
-        return readings_response(gw.dispatch.latest, m.name)
+        await gw.scheduler.poll(i)
     except Exception as e:
         return error(504 if type(e).__name__ == "NoReplyError" else 502, "%s: %s" % (type(e).__name__, e), meter=name)
+    if gw.dispatch.path(name) is None:  # a full flash: the reading went to the sinks only
+        return error(507, "read, but not stored: " + str(fsutil.last_error), meter=name)
+    return readings_response(gw, name)
 
 
 def _config_module(gw):
@@ -150,8 +154,7 @@ def put_config(gw, req):
     board = _board()
     config = _config_module(gw)
     try:
-        _cfg, old, _errors = config.load(board)
-        config.keep_secrets(new, old)
+        _keep_secrets(config, new)
         _cfg, errors = config.validate(new, board)
         if not errors:
             config.save(new)
@@ -166,6 +169,14 @@ def put_config(gw, req):
         return error(422, "config rejected: %d problem(s)" % len(errors), errors=errors)
     log.info("api: new config saved; it applies after a restart")
     return {"saved": True, "restart_required": True}
+
+
+def _keep_secrets(config, new):
+    """The stored secrets into new where it has REDACTED. The stored config
+    is read (not checked) in this frame of its own: no stale reference to
+    it in the caller's frame keeps it in the heap while new is checked."""
+    old, _errors = config.read()
+    config.keep_secrets(new, old)
 
 
 def restart(gw, req):

@@ -81,8 +81,9 @@ class Gateway:
         if self.safe_reason is None:
             import bus
             import scheduler
-            self.bus = bus.Bus(self.cfg["bus"])
-            self.scheduler = scheduler.Scheduler(self.bus, self.cfg["meters"], self.dispatch, self.net)
+            self.bus = bus.Bus(self.cfg["bus"], self.cfg["meters"].n)
+            # the scheduler takes the meter table: the config keeps no meters
+            self.scheduler = scheduler.Scheduler(self.bus, self.cfg.pop("meters"), self.dispatch, self.net)
             tasks["scheduler"] = self.scheduler.run
             for mod in self.extensions:
                 if hasattr(mod, "start"):
@@ -90,7 +91,7 @@ class Gateway:
             wdt = hw.open_wdt(self.board, self.cfg["health"]["wdt_s"])
             self.health = health.Health(wdt, self.cfg["health"]["stall_s"], self.scheduler.progress, self.boot)
             tasks["health"] = self.health.run
-            log.info("gateway %s running: %d meter(s) on %s", self.cfg["name"], len(self.scheduler.meters), self.cfg["bus"]["kind"])
+            log.info("gateway %s running: %d meter(s) on %s", self.cfg["name"], self.scheduler.meters.n, self.cfg["bus"]["kind"])
         elif self.retry_s:
             tasks["retry"] = self._retry_normal_boot
         for name, factory in tasks.items():

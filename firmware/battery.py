@@ -15,11 +15,19 @@ def _power_fields(config):
     ]
 
 
+MAX_METERS = 150  # the wake state keeps each meter's due time by name (README, "Battery mode")
+
+
 def _check(cfg, board, errors):
     p = cfg.get("power") or {}
     if p.get("mode") != "battery":
         return
     import deepsleep
+
+    n = getattr(cfg.get("meters"), "n", 0)
+    if n > MAX_METERS:
+        errors.append("power.mode: battery mode reads at most %d meters (its wake state keeps a due time for "
+                      "each by name), got %d enabled" % (MAX_METERS, n))
 
     if deepsleep.kind(board) is None:
         errors.append("power.mode: board %s has no deep sleep (no \"sleep\" entry in its board file)" % board.get("board"))

@@ -6,11 +6,16 @@
 from mbus.errors import TransportError
 
 import log
+from compat import const
+
+
+_FCB_BITS_FROM = const(48)  # meters: from here on fcb.Bits takes less heap than the master's dict
 
 
 class Bus:
-    def __init__(self, cfg):
+    def __init__(self, cfg, meters=0):
         self.cfg = cfg
+        self.meters = meters  # how many are read: the master's frame count bits are kept to suit
         self.master = None
         self.opens = 0
         self.last_error = None
@@ -44,6 +49,9 @@ class Bus:
         if old is not None:  # counted since boot, not since the last reopening
             p = m.core
             p.sent, p.failed, p.counts = old.sent, old.failed, old.counts
+        if self.meters >= _FCB_BITS_FROM:
+            import fcb
+            m.core.fcb = fcb.Bits()  # type: ignore[assignment]  # the dict's methods the master uses, no entry per meter
         return m
 
     def failed(self):

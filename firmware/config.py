@@ -19,7 +19,9 @@ ADDRESS = 6
 NAME = 7
 PIN = 8
 SINK = 9
+METERS = 10
 REQUIRED = object()
+MAX_METERS = 250  # one M-Bus segment's primary addresses; README "Resources" has what they cost
 
 # The power modes this build runs; the battery module adds "battery" (and
 # its keys to POWER). Extensions may add top-level sections to TOP and
@@ -35,7 +37,8 @@ NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 HEX_WILD = "0123456789ABCDEF"
 
 # (key, kind, default, argument): INT (lo, hi), STR (min, max length),
-# CHOICE allowed values, OBJ nested fields, LIST (item kind, item arg, max items)
+# CHOICE allowed values, OBJ nested fields, LIST (item kind, item arg, max items),
+# METERS (meter fields, max meters): checked in place and kept as a scheduler.Table
 NETWORK = (
     ("kind", CHOICE, REQUIRED, ("wifi", "ethernet", "host")),
     ("hostname", STR, "mbus-gateway", (1, 32)),
@@ -93,7 +96,7 @@ TOP = [
     ("name", NAME, "mbus-gateway", None),
     ("network", OBJ, None, NETWORK),
     ("bus", OBJ, None, BUS),
-    ("meters", LIST, [], (OBJ, METER, 64)),
+    ("meters", METERS, [], (METER, MAX_METERS)),
     ("sinks", LIST, [], (SINK, None, 8)),
     ("api", OBJ, None, API),
     ("power", OBJ, None, POWER),
@@ -179,15 +182,16 @@ def _check_pin(v, arg, path, errors):
     return v
 
 
-def _check_obj(v, fields, path, errors, defaults=None, closed=True):
+def _check_obj(v, fields, path, errors, defaults=None, closed=True, fill=True):
+    """The checked object with defaults filled in; fill False: v itself is
+    checked, not copied (a meter; its defaults are taken where it is used)."""
     if not isinstance(v, dict):
         errors.append("%s: must be an object, got %s" % (path or "config", _shown(v, path)))
         return {}
-    known = [f[0] for f in fields]
     for key in v:
-        if closed and key not in known:
-            errors.append("%s: unknown key (known: %s)" % (_join(path, key), ", ".join(known)))
-    out = {}
+        if closed and not any(f[0] == key for f in fields):
+            errors.append("%s: unknown key (known: %s)" % (_join(path, key), ", ".join(f[0] for f in fields)))
+    out = {} if fill else v
     for key, kind, default, arg in fields:
         p = _join(path, key)
         if key in v:
@@ -199,11 +203,16 @@ def _check_obj(v, fields, path, errors, defaults=None, closed=True):
             continue
         elif kind == OBJ:
             value = {}
+        elif kind == METERS:
+            value = []  # an empty meter table
         else:
-            out[key] = default
+            if fill:
+                out[key] = default
             continue
         sub = defaults.get(key) if defaults and kind == OBJ else None
-        out[key] = _check(kind, value, arg, p, errors, sub)
+        value = _check(kind, value, arg, p, errors, sub)
+        if fill:
+            out[key] = value
     return out
 
 
@@ -227,8 +236,68 @@ def _check_sink(v, arg, path, errors):
     return check(v, path, errors) if check is not None else dict(v)
 
 
+def _check_meters(v, arg, path, errors):
+    """The meters as a scheduler.Table, checked one at a time (v is a list
+    or a json_items.Items that parses each meter as its turn comes): no
+    meter is copied, and only the table stays."""
+    from scheduler import Table
+
+    fields, most = arg
+    if not isinstance(v, list) and not hasattr(v, "mapped"):  # a list, or a json_items.Items
+        errors.append("%s: must be a list, got %s" % (path, _shown(v, path)))
+        return Table(0)
+    n = len(v)
+    if n > most:
+        errors.append("%s: at most %d entries, got %d" % (path, most, n))
+    table = Table(min(n, most))
+    names = bytearray(b"\n")  # of the meters so far, to find a name used twice
+    for i, m in enumerate(v):
+        p = "%s[%d]" % (path, i)
+        _check_obj(m, fields, p, errors, fill=False)
+        name = m.get("name") if isinstance(m, dict) else None
+        if isinstance(name, str) and i < most:  # past the limit each name would still take heap
+            key = name.encode() + b"\n"
+            if names.find(b"\n" + key) >= 0:
+                errors.append("%s.name: meter name %s is used twice" % (p, _shown(name)))
+            names += key
+        if errors or i >= most:
+            continue  # the table is of no use now: its rows are not filled any more
+        if _field(m, fields, "enabled"):
+            _add_meter(table, m, fields)
+        else:
+            table.off += (name,)
+    return table
+
+
+def _field(obj, fields, key):
+    """obj[key], or the default the fields table gives it."""
+    if key in obj:
+        return obj[key]
+    for f in fields:
+        if f[0] == key:
+            return f[2]
+
+
+def _add_meter(t, m, fields):
+    """Meter m (checked) as the next row of scheduler.Table t."""
+    from binascii import unhexlify
+
+    i = t.n
+    t.starts[i] = len(t.names)
+    t.names += m["name"].encode() + b"\n"
+    address = m["address"]
+    if isinstance(address, int):
+        t.addr[9 * i] = address
+    else:
+        t.addr[9 * i] = 255  # scheduler._SECONDARY: the secondary address follows
+        t.addr[9 * i + 1:9 * i + 9] = unhexlify(address)
+    t.opts[i] = _field(m, fields, "max_frames") | (0x80 if _field(m, fields, "multi") else 0)  # scheduler._MULTI
+    t.interval_ms[i] = _field(m, fields, "interval_s") * 1000
+    t.n = i + 1
+
+
 CHECKS = (_check_int, _check_str, _check_bool, _check_choice, _check_obj, _check_list,
-          _check_address, _check_name, _check_pin, _check_sink)
+          _check_address, _check_name, _check_pin, _check_sink, _check_meters)
 
 
 def _check(kind, value, arg, path, errors, defaults=None):
@@ -311,12 +380,13 @@ def _placeholders(value, path, errors):
 
 
 def validate(raw, board):
-    """Return (config with defaults filled in, list of error strings)."""
+    """Return (config with defaults filled in, list of error strings); its
+    "meters" is a scheduler.Table of the enabled meters (filled only as
+    long as no mistake is found)."""
     errors = []
     cfg = _check_obj(raw, TOP, "", errors, board.get("defaults", {}))
     if isinstance(raw, dict):
         _placeholders(raw, "", errors)
-        _unique(cfg.get("meters", ()), "meter", "meters", errors)
         _unique(cfg.get("sinks", ()), "sink", "sinks", errors)
         _check_board(cfg, board, errors)
         for fn in CHECKS_AFTER:
@@ -325,7 +395,8 @@ def validate(raw, board):
 
 
 def parse(text, board):
-    """(config, raw dict, errors) from JSON text; raw is None when it is not JSON."""
+    """(config, raw dict, errors) from JSON text (str or bytes); raw is None
+    when it is not JSON. The raw "meters" is a json_items.Items."""
     raw, errors = stored_config.parse(text)
     if raw is None:
         return None, None, errors

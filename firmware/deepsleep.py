@@ -34,22 +34,28 @@ def load(board):
             raw = RTC().memory()
             if raw != _IN_FILE:
                 return json.loads(raw) if raw else None
-        return json.loads(fsutil.read_text(STATE_FILE))
+        fsutil.recover(STATE_FILE)
+        with open(STATE_FILE) as f:
+            return json.load(f)  # parsed as it is read: no copy of the text (hundreds of meters)
     except (OSError, ValueError):
         return None  # never saved, or damaged: a cold start
 
 
 def save(board, state):
-    text = json.dumps(state)
     size = _rtc_size(board)
     if size:
         from machine import RTC
 
-        if len(text) <= size:
+        try:
+            text = json.dumps(state)
+        except MemoryError:  # the state of hundreds of meters: no block for its text
+            text = ""
+        if 0 < len(text) <= size:
             RTC().memory(text.encode())
             return
+        text = ""
         RTC().memory(_IN_FILE)
-    fsutil.write_atomic(STATE_FILE, text)
+    fsutil.write_atomic(STATE_FILE, state, json.dump)  # written as it is made: no copy of the text
 
 
 def sleep(board, ms):

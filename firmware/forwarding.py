@@ -35,7 +35,7 @@ def register(config):
 
 class _Polls:
     """MQTT "read now" commands: each becomes a scheduler.poll of that
-    meter, at most one waiting per meter."""
+    meter (found by name in its table), at most one waiting per meter."""
 
     def __init__(self, gw):
         self.gw = gw
@@ -43,20 +43,20 @@ class _Polls:
 
     def __call__(self, name):
         sch = self.gw.scheduler
-        m = sch.find(name) if sch is not None else None
-        if m is None:
+        i = sch.meters.find(name) if sch is not None else -1
+        if i < 0:
             log.warning("poll command for %s: no such enabled meter", name)
         elif name not in self.waiting:
             self.waiting.append(name)
-            asyncio.create_task(self._poll(m))
+            asyncio.create_task(self._poll(i, name))
 
-    async def _poll(self, m):
+    async def _poll(self, i, name):
         try:
-            await self.gw.scheduler.poll(m)
+            await self.gw.scheduler.poll(i)
         except Exception:
             pass  # counted and logged by the scheduler
         finally:
-            self.waiting.remove(m.name)
+            self.waiting.remove(name)
 
 
 def _masked(value):

@@ -4,7 +4,7 @@
 # The store is a file per meter on flash (latest/<meter>.json), written by
 # streaming the JSON (reading_json) and replaced atomically: a reading never
 # needs one big block of a small, fragmented heap, and the API streams the
-# file back.
+# file back. Which meters have one is asked of the flash, not kept in RAM.
 import os
 import sys
 
@@ -39,19 +39,23 @@ def make(name, address, result, time_synced):
 
 class Dispatch:
     def __init__(self, echo=True, folder=LATEST_DIR):
-        self.folder = folder
-        self.latest = {}  # meter name -> path of the file with its last reading
+        self.folder = folder  # what the last run stored there is served until replaced
         self.stages = []
         self.echo = echo
         self.count = 0
         try:
             if not fsutil.exists(folder):
                 os.mkdir(folder)
-            for f in os.listdir(folder):  # what the last run stored: served until replaced
-                if f.endswith(".json"):
-                    self.latest[f[:-5]] = folder + "/" + f
         except OSError as e:  # a full flash: readings go on, the API has none stored
             log.warning("readings: %s/ not usable: %s", folder, e)
+
+    def path(self, name):
+        """The file with the latest reading of meter name, or None: none
+        stored, or no meter name (a path: "../config" must not be served)."""
+        if not self.folder or not name or "/" in name or "." in name or "\\" in name:  # FAT takes "\\" too
+            return None
+        p = self.folder + "/" + name + ".json"
+        return p if fsutil.exists(p) else None
 
     def add_stage(self, fn):
         """fn(reading) runs for every reading, in order; it may be a coroutine
@@ -75,7 +79,6 @@ class Dispatch:
         try:
             if path:
                 fsutil.write_atomic(path, reading, dump)
-                self.latest[name] = path
         except Exception as e:  # a full flash: the stages have the reading already
             log.error("reading of %s not kept for the API: %s", name, fsutil.why(e))
         self.count += 1

@@ -122,11 +122,20 @@ def _load_extensions(names, config, tolerant):
     return mods
 
 
-def _forget_others(dispatch, names):
+def _forget_others(dispatch, table):
     """Drop the stored readings of meters no longer configured."""
-    for name in list(dispatch.latest):
-        if name not in names:
-            fsutil.remove(dispatch.latest.pop(name))
+    import os
+
+    gone = []  # not removed while the folder is read
+    try:
+        for entry in os.ilistdir(dispatch.folder):
+            name = entry[0][:-5]
+            if entry[0].endswith(".json") and table.find(name) < 0 and name not in table.off:
+                gone.append(name)
+    except OSError:
+        pass  # no folder (a full flash): nothing stored
+    for name in gone:
+        fsutil.remove(dispatch.path(name))
 
 
 def prepare(gateway, extension_names, boot):
@@ -140,7 +149,11 @@ def prepare(gateway, extension_names, boot):
         return None
     count_reset(boot, reset_cause(board))
     import config
-    raw, errors = config.read()
+    too_big = False  # a config too big to read or check: safe mode says so instead of a crash at every boot
+    try:
+        raw, errors = config.read()
+    except MemoryError:
+        raw, errors, too_big = None, [], True
     crash = None
     if boot.crashes >= config.crash_limit(raw):
         crash = "%d boots in a row crashed (last: %s)" % (boot.crashes, boot.last_crash)
@@ -149,12 +162,14 @@ def prepare(gateway, extension_names, boot):
     if raw is not None:
         try:
             cfg, errors = config.validate(raw, board)
-        except MemoryError:  # a config too big to check: safe mode says so instead of a crash at every boot
-            import gc
+        except MemoryError:
+            too_big = True
+    if too_big:
+        import gc
 
-            cfg, raw = {}, None
-            gc.collect()
-            errors = ["config.json does not fit the free heap to be checked (MemoryError): fewer meters or sinks"]
+        cfg, raw = {}, None
+        gc.collect()
+        errors = ["config.json does not fit the free heap to be checked (MemoryError): fewer meters or sinks"]
     reason = crash
     if reason is None and errors:
         reason = "config.json has %d problem(s)" % len(errors)
@@ -170,6 +185,7 @@ def prepare(gateway, extension_names, boot):
     log.setup(cfg["log"]["level"], cfg["log"]["lines"])
     for s in config.secrets(raw):
         log.add_secret(s)
+    raw = None  # the file's text (its meters are in cfg's meter table now)
     del config
     compat.unload("config", "stored_config")  # validation tables are boot-time only; the API reloads them for PUT
     for key in BOARD_CHECK_ONLY:
@@ -178,7 +194,7 @@ def prepare(gateway, extension_names, boot):
     gw.extensions = extensions
     gw.retry_s = retry_s
     if reason is None:
-        _forget_others(gw.dispatch, [m["name"] for m in cfg["meters"]])
+        _forget_others(gw.dispatch, cfg["meters"])
     if reason is not None:
         log.error("SAFE MODE: %s", reason)
         for err in errors:

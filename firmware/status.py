@@ -31,10 +31,17 @@ def gateway(gw, version):
     sch = gw.scheduler
     if sch is not None and gw.bus is not None:
         s["bus"] = bus(gw.bus)
-        s["bus"].update({"polls": sch.polls, "errors": sch.errors, "busy": sch.busy, "worst_lateness_ms": sch.lateness_ms})
+        polls = errors = 0
+        for i in range(sch.meters.n):
+            r = sch.row(i)
+            polls += r[1]
+            errors += r[3]
+        s["bus"].update({"polls": polls, "errors": errors, "busy": sch.busy,
+                         "worst_lateness_ms": sch.lateness_ms})
         # one meter at a time, while the answer is written: the counters of
-        # up to 64 meters never sit in the heap together
-        s["meters"] = ((m.name, meter(m, sch.busy == m.name)) for m in sch.meters)
+        # up to 250 meters never sit in the heap together
+        t = sch.meters
+        s["meters"] = ((t.name(i), meter(t, sch, i)) for i in range(t.n))
     for name, fn in gw.status_parts.items():
         s[name] = fn()  # parts carry no secrets (the log masks them too)
     return s
@@ -71,19 +78,21 @@ def flash_free():
     return st[0] * st[3] if st[3] <= st[2] else 0
 
 
-def meter(m, busy=False):
-    """A scheduler.Meter's counters and times (busy: it is being read now)."""
+def meter(t, sch, i):
+    """Meter i's counters and times: of scheduler.Table t and scheduler.Scheduler sch."""
+    due, polls, ok, errors, failing, last_ms, ok_up, err_up, faults = sch.row(i)
     last_error = None
-    if m.failed is not None:
-        last_error = _stamp(m.failed)
-        last_error["error"] = m.failed[2]
-    return {"address": m.address, "interval_s": m.interval_ms // 1000, "polls": m.ok + m.errors + busy,
-            "ok": m.ok, "errors": m.errors, "faults": m.faults, "consecutive_errors": m.failing,
-            "state": "ok" if m.ok and not m.failing else ("failing" if m.failing else "waiting"),
-            "last_ok": None if m.ok_at is None else _stamp(m.ok_at), "last_error": last_error,
-            "last_read_ms": m.last_ms, "next_in_s": max(0, compat.ticks_diff(m.due, compat.ticks_ms())) // 1000}
+    if errors:
+        last_error = _stamp(sch.times[2 * i + 1], err_up)
+        last_error["error"] = sch.err_text[i]
+    return {"address": t.address(i), "interval_s": t.interval_ms[i] // 1000, "polls": polls,
+            "ok": ok, "errors": errors, "faults": faults, "consecutive_errors": failing,
+            "state": "ok" if ok and not failing else ("failing" if failing else "waiting"),
+            "last_ok": _stamp(sch.times[2 * i], ok_up) if ok else None, "last_error": last_error,
+            "last_read_ms": last_ms if ok or errors else None,
+            "next_in_s": max(0, compat.ticks_diff(due, compat.ticks_ms())) // 1000}
 
 
-def _stamp(at):
-    """{"time", "uptime_s"} of (epoch s or None, uptime s, ...)."""
-    return {"time": None if at[0] is None else compat.iso_utc(at[0]), "uptime_s": at[1]}
+def _stamp(epoch, uptime):
+    """{"time", "uptime_s"} of epoch s (0: the clock was not set) and uptime s."""
+    return {"time": compat.iso_utc(epoch) if epoch else None, "uptime_s": uptime}

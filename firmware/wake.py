@@ -27,7 +27,12 @@ class Wake:
         self.power = gw.cfg["power"]
         self.tz = gw.cfg["time"]["tz_offset_min"]
         self.t0 = ticks_ms()
-        self.meters = [(m.name, m.interval_ms) for m in gw.scheduler.meters]
+
+    def meters(self):
+        """(name, interval ms) of each meter, made one at a time (wakeplan's input)."""
+        t = self.gw.scheduler.meters
+        for i in range(t.n):
+            yield t.name(i), t.interval_ms[i]
 
     def left_ms(self):
         return self.power["awake_max_s"] * 1000 - _MARGIN_MS - ticks_diff(ticks_ms(), self.t0)
@@ -53,15 +58,15 @@ class Wake:
                 ms, why = pause, "pause after wakes that did not finish"
             else:
                 await asyncio.wait_for(self._cycle(st), max(1, self.left_ms()) / 1000)
-                ms, why = wakeplan.next_wake(st, self.meters, self.power, now_ms(), self.tz)
+                ms, why = wakeplan.next_wake(st, self.meters(), self.power, now_ms(), self.tz)
                 st["aborted"] = 0
                 self.gw.boot.stable()  # a completed wake: not a crash loop
         except asyncio.TimeoutError:
             log.warning("battery: wake cut off at its bound (power.awake_max_s %d)", self.power["awake_max_s"])
-            ms, why = wakeplan.next_wake(st, self.meters, self.power, now_ms(), self.tz)
+            ms, why = wakeplan.next_wake(st, self.meters(), self.power, now_ms(), self.tz)
         except Exception as e:
             log.exception("battery: wake failed", e)
-            ms, why = wakeplan.next_wake(st, self.meters, self.power, now_ms(), self.tz)
+            ms, why = wakeplan.next_wake(st, self.meters(), self.power, now_ms(), self.tz)
         finally:
             st["busy"] = False
             try:
@@ -78,20 +83,20 @@ class Wake:
         net = gw.net
         net.time_synced = net.time_synced or st["synced"]  # the RTC kept the time NTP set
         sch = gw.scheduler
-        for name in wakeplan.due_meters(st, self.meters, now_ms()):
-            m = sch.find(name)
+        for name in wakeplan.due_meters(st, self.meters(), now_ms()):
+            i = sch.meters.find(name)
             ok = False
             if self.left_ms() <= 0:
                 break
             try:
-                r = await asyncio.wait_for(sch.poll(m), self.left_ms() / 1000)
+                r = await asyncio.wait_for(sch.poll(i), self.left_ms() / 1000)
                 ok = True
                 log.info("battery: read %s, seq %s", name, r["seq"])
             except asyncio.TimeoutError:
                 log.warning("battery: read of %s cut off by the wake's bound", name)
             except Exception:
                 pass  # logged and counted by the scheduler
-            wakeplan.read_done(st, name, m.interval_ms, now_ms(), ok)
+            wakeplan.read_done(st, name, sch.meters.interval_ms[i], now_ms(), ok)
         fw = gw.forwarder
         if fw is None:
             return

@@ -35,8 +35,9 @@ def test_minimal_config_takes_board_defaults():
     assert errors == []
     assert cfg["bus"] == {"kind": "uart", "uart": 2, "tx": 17, "rx": 16, "baudrate": 2400, "timeout_ms": None,
                           "retries": 2, "host": "127.0.0.1", "port": None}
-    assert cfg["meters"] == [{"name": "heat", "address": 5, "interval_s": 60, "multi": True, "max_frames": 16,
-                              "enabled": True}]
+    t = cfg["meters"]  # a scheduler.Table: its defaults come from config.METER (0x80: multi)
+    assert (t.n, t.name(0), t.address(0), t.interval_ms[0], t.opts[0], t.off) == \
+        (1, "heat", 5, 60000, 16 | 0x80, ())
     assert cfg["network"]["kind"] == "wifi" and cfg["api"]["port"] == 80 and cfg["power"]["mode"] == "mains"
 
 
@@ -131,7 +132,7 @@ def test_every_mistake_is_reported_at_once():
 
 def test_secondary_addresses_are_normalized():
     cfg, errors = config.validate(dict(WIFI, meters=[{"name": "w", "address": "12345678ffffffff"}]), ESP)
-    assert errors == [] and cfg["meters"][0]["address"] == "12345678FFFFFFFF"
+    assert errors == [] and cfg["meters"].address(0) == "12345678FFFFFFFF"
 
 
 def test_not_json_is_named():

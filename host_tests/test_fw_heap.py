@@ -20,7 +20,7 @@ HEAP = "112wK"
 FLOOR = 0.37
 RUNNING = ("app", "api", "microdot", "scheduler", "bus", "net", "health", "readings", "log", "hw",
            "mbus.master", "mbus.tcp", "mbus.aio", "mbus.telegram")
-BOOT_ONLY = ("startup", "config", "stored_config", "api_admin", "page", "mbus.commands", "mbus.scan")
+BOOT_ONLY = ("startup", "config", "stored_config", "json_items", "api_admin", "page", "mbus.commands", "mbus.scan")
 
 PROBE = """
 import gc, sys, json

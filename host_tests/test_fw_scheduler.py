@@ -6,7 +6,16 @@ import json
 
 from conftest import run_micropython
 
-BACKOFF = r"""
+TABLE = r"""
+def table(meters):  # the meter table as the config check makes it
+    import config
+    cfg, errors = config.validate({"network": {"kind": "host"}, "bus": {"kind": "tcp", "port": 1}, "meters": meters},
+                                  {"network": ["host"]})
+    assert not errors, errors
+    return cfg["meters"]
+"""
+
+BACKOFF = TABLE + r"""
 import asyncio, json, log, readings, scheduler
 from mbus.errors import NoReplyError
 from time import ticks_diff, ticks_ms
@@ -21,30 +30,29 @@ class DeadBus:
 class Net:
     time_synced = True
 
-sch = scheduler.Scheduler(DeadBus(), [{"name": "slow", "address": 5, "interval_s": 3600, "multi": True,
-                                        "max_frames": 16, "enabled": True},
-                                       {"name": "fast", "address": 6, "interval_s": 60, "multi": True,
-                                        "max_frames": 16, "enabled": True}], readings.Dispatch(echo=False), Net())
+t = table([{"name": "slow", "address": 5, "interval_s": 3600}, {"name": "fast", "address": 6, "interval_s": 60}])
+sch = scheduler.Scheduler(DeadBus(), t, readings.Dispatch(echo=False), Net())
 
 async def main():
     out = {}
-    for m in sch.meters:
+    for i in range(t.n):
         waits = []
         for _ in range(9):
             try:
-                await sch.poll(m)
+                await sch.poll(i)
             except NoReplyError:
                 pass
-            waits.append(round(ticks_diff(m.due, ticks_ms()) / 1000))
-        out[m.name] = {"waits": waits, "failing": m.failing, "errors": m.errors, "ok": m.ok,
-                       "last_error": m.failed[2]}
+            waits.append(round(ticks_diff(sch.row(i)[0], ticks_ms()) / 1000))
+        due, polls, ok, errors, failing, last_ms, ok_up, err_up = sch.row(i)
+        out[t.name(i)] = {"waits": waits, "failing": failing, "errors": errors, "ok": ok,
+                          "last_error": sch.err_text[i]}
     return out
 
 out = asyncio.run(main())
-print(json.dumps({"meters": out, "errors": sch.errors, "lines": log.lines()}))
+print(json.dumps({"meters": out, "errors": sum(sch.row(i)[3] for i in range(t.n)), "lines": log.lines()}))
 """
 
-NO_CLOCK = r"""
+NO_CLOCK = TABLE + r"""
 import asyncio, json, readings, scheduler, status
 
 class Bus:
@@ -63,15 +71,15 @@ class Net:
 readings.clock_is_set = lambda: False
 scheduler.clock_is_set = lambda: False
 d = readings.Dispatch(echo=False)
-sch = scheduler.Scheduler(Bus(), [{"name": "heat", "address": 7, "interval_s": 60, "multi": True,
-                                   "max_frames": 16, "enabled": True}], d, Net())
-r = asyncio.run(sch.poll(sch.meters[0]))
-with open(d.latest["heat"]) as f:
+t = table([{"name": "heat", "address": 7, "interval_s": 60}])
+sch = scheduler.Scheduler(Bus(), t, d, Net())
+r = asyncio.run(sch.poll(0))
+with open(d.path("heat")) as f:
     stored = json.load(f)
 import io, reading_json
-o = io.StringIO()
-reading_json.dump(r, o)  # as the firmware writes a reading (raw frames as hex)
-print(json.dumps({"reading": json.loads(o.getvalue()), "stored": stored, "meter": status.meter(sch.meters[0])}))
+shown = io.StringIO()
+reading_json.dump(r, shown)  # as the console shows it: frames in hex, fields as an object
+print(json.dumps({"reading": json.loads(shown.getvalue()), "stored": stored, "meter": status.meter(t, sch, 0)}))
 """
 
 

@@ -25,7 +25,7 @@ def power(**kw):
 
 def test_cold_boot_reads_everything_and_forwards():
     st = wakeplan.fresh()
-    assert wakeplan.due_meters(st, METERS, T0) == ["heat", "water"]
+    assert list(wakeplan.due_meters(st, METERS, T0)) == ["heat", "water"]
     assert wakeplan.forward_reason(st, power(forward_every=10), T0, 0, 2, 200) == "first boot"
     assert wakeplan.ntp_due(st, 96)
     assert wakeplan.usable(st) is st and wakeplan.usable({"v": 1}) is None and wakeplan.usable(None) is None
@@ -40,10 +40,10 @@ def test_reads_keep_their_grid_and_a_missed_beat_is_not_made_up():
     wakeplan.read_done(st, "heat", 60000, T0 + 400000, True)  # slept through beats
     assert st["due"]["heat"] == T0 + 460000
     # due within a tenth of the interval counts as due now: one wake reads both
-    assert wakeplan.due_meters(st, METERS[:1], T0 + 454000) == ["heat"]
-    assert wakeplan.due_meters(st, METERS[:1], T0 + 453900) == []
+    assert list(wakeplan.due_meters(st, METERS[:1], T0 + 454000)) == ["heat"]
+    assert list(wakeplan.due_meters(st, METERS[:1], T0 + 453900)) == []
     st["due"]["water"] = T0 + 454000 + 60000
-    assert wakeplan.due_meters(st, METERS, T0 + 454000) == ["heat", "water"]  # 15 min: up to a minute early
+    assert list(wakeplan.due_meters(st, METERS, T0 + 454000)) == ["heat", "water"]  # 15 min: up to a minute early
 
 
 def test_failed_reads_retry_sooner_doubling_but_never_past_the_interval():
@@ -180,7 +180,7 @@ def test_clock_jumps():
     assert st["due"]["heat"] == T0 + 60000 + 26 * 365 * DAY and st["fwd_ms"] == T0 + 26 * 365 * DAY
     # a clock that went back never leaves a meter waiting longer than its interval
     st["due"] = {"heat": T0 + 10 * DAY}
-    assert wakeplan.due_meters(st, METERS[:1], T0) == [] and st["due"]["heat"] == T0 + 60000
+    assert list(wakeplan.due_meters(st, METERS[:1], T0)) == [] and st["due"]["heat"] == T0 + 60000
 
 
 def test_sleep_until_the_next_due_meter():

@@ -241,7 +241,7 @@ def request(server, method, path, body=None, token=None, expect=200):
 async def poll_once(gw, meter):
     # in a function of its own: the reading poll() returns must not stay
     # referenced from a stack slot of the caller's frame
-    await gw.scheduler.poll(gw.scheduler.find(meter))
+    await gw.scheduler.poll(gw.scheduler.meters.find(meter))
 
 
 def stored_config():
@@ -252,8 +252,9 @@ def stored_config():
 def pause_polls(gw):
     """No scheduled poll for a day: nothing runs beside the operation measured."""
     from compat import ticks_add, ticks_ms
-    for m in gw.scheduler.meters:
-        m.due = ticks_add(ticks_ms(), 86400000)
+    sch = gw.scheduler
+    for i in range(sch.meters.n):
+        sch.ints[len(sch.row(0)) * i] = ticks_add(ticks_ms(), 86400000)  # row: due first
 
 
 async def runtime(frame_path, meter, polls):
@@ -266,7 +267,7 @@ async def runtime(frame_path, meter, polls):
     emit(kind="stage", name="after boot (config checked and unloaded)", alloc=live())
     qstrs()
     task = asyncio.create_task(gw.run())
-    while gw.scheduler is None or gw.server is None or min(m.ok for m in gw.scheduler.meters) < polls:
+    while gw.scheduler is None or gw.server is None or min(gw.scheduler.row(i)[2] for i in range(gw.scheduler.meters.n)) < polls:  # row: due, polls, ok
         await asyncio.sleep_ms(100)
     emit(kind="stage", name="gateway running, every meter read %d times" % polls, alloc=live(),
          modules=sorted(sys.modules))
@@ -301,7 +302,7 @@ async def runtime(frame_path, meter, polls):
         return log.counts[3] == errors
 
     async def poll_meter():
-        ok = await gw.scheduler.poll(gw.scheduler.find(meter)) is not None
+        ok = await gw.scheduler.poll(gw.scheduler.meters.find(meter)) is not None
         pause_polls(gw)
         return ok
 
