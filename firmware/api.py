@@ -121,7 +121,12 @@ class App(Microdot):
     reading = []  # their tasks still reading the request, oldest first
 
     async def handle_request(self, reader, writer):
-        await httpreq.serve(self, reader, writer)
+        try:
+            await httpreq.serve(self, reader, writer)
+        except MemoryError:
+            # no heap even to begin serving (httpreq.serve handles the rest):
+            # drop the connection, so the client is not left waiting
+            writer.close()
 
 
 def create(gw):

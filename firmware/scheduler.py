@@ -78,6 +78,7 @@ _OK_UP = const(6)  # uptime s of its last success
 _ERR_UP = const(7)  # uptime s of its last failure
 _FAULTS = const(8)  # failed exchanges during its reads, retried or not
 _STATE = const(9)
+_NO_HEAP = "MemoryError: no heap to say more"  # the last error when even its text found no room
 # and in times[2 * i], times[2 * i + 1] (array "I") the epoch s (0: the
 # clock was not set) of its last success and failure; in err_text[i] the
 # "Class: message" of its last failure.
@@ -131,19 +132,26 @@ class Scheduler:
             self.lateness_ms = max(self.lateness_ms, -wait)
             try:
                 await self.poll(i)
-            except Exception:
-                pass  # counted and logged by poll() or publish(); the next meter's turn
+            except Exception as e:
+                # counted and logged by poll() or publish(), which move the
+                # meter's next read on; still due, poll() failed before its
+                # read began (no heap even for its coroutine): counted here,
+                # so the meter backs off and this loop does not spin
+                if ticks_diff(self.ints[_STATE * i + _DUE], ticks_ms()) <= 0:
+                    self._failed(i, None, e, ticks_ms())
 
     async def poll(self, i):
         """Read meter i now; publish and return its reading or raise the error."""
         t, ints, b = self.meters, self.ints, _STATE * i
-        name = t.name(i)
         async with self.lock:
-            self.busy = name
             ints[b + _POLLS] += 1
             t0 = ticks_ms()
             f0 = self.master.failed()
+            name = None
             try:
+                # from here on a failure is the read's, even a MemoryError in
+                # making the name: counted, logged, its meter backed off
+                self.busy = name = t.name(i)
                 address = t.address(i)
                 opts = t.opts[i]
                 result = await self.master.read(address, multi=bool(opts & _MULTI), max_frames=opts & 0x1F)
@@ -171,22 +179,30 @@ class Scheduler:
         return reading
 
     def _failed(self, i, name, e, t0):
+        # the counters and the next try first: they need no heap, and a
+        # MemoryError below must not leave the meter due at once
         ints, b = self.ints, _STATE * i
         ints[b + _LAST_MS] = ticks_diff(ticks_ms(), t0)
         ints[b + _ERRORS] += 1
         ints[b + _FAILING] += 1
         failing = ints[b + _FAILING]
-        err = "%s: %s" % (type(e).__name__, e)
-        for text in self.err_text:  # a dead bus fails every meter alike: one string for all
-            if text == err:
-                err = text
-                break
-        self.err_text[i] = err
-        self.times[2 * i + 1], ints[b + _ERR_UP] = _now()
         backoff = min(self.meters.interval_ms[i], BACKOFF_FIRST_MS << min(failing - 1, 6))
         ints[b + _DUE] = ticks_add(ticks_ms(), backoff)  # type: ignore[call-overload]  # ticks are ints
-        log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", name, failing, err, backoff // 1000)
         if isinstance(e, MemoryError):
-            gc.collect()  # what the failed read left is garbage: the retry finds it free
-        elif not isinstance(e, MBusError):
+            gc.collect()  # what the failed read left is garbage: the retry (and the text below) find it free
+        try:
+            if name is None:
+                name = self.meters.name(i)
+            err = "%s: %s" % (type(e).__name__, e)
+            for text in self.err_text:  # a dead bus fails every meter alike: one string for all
+                if text == err:
+                    err = text
+                    break
+            self.err_text[i] = err
+            self.times[2 * i + 1], ints[b + _ERR_UP] = _now()
+            log.warning("meter %s: read failed (%d in a row): %s; next try in %d s", name, failing, err, backoff // 1000)
+        except MemoryError:
+            self.err_text[i] = _NO_HEAP
+            return
+        if not isinstance(e, (MBusError, MemoryError)):
             log.exception("meter %s: unexpected error" % name, e)  # a bug, not the bus: keep the traceback

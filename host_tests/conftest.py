@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 import sys
 
@@ -11,6 +12,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 CORPUS = os.path.abspath(os.environ.get("MBUS_CORPUS", os.path.join(ROOT, "..", "shared", "corpus", "libmbus")))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+
+# A shell that starts `make test` in the background (no job control) starts
+# it with SIGINT ignored, and every process the tests start would inherit
+# that: the tests that stop a command with Ctrl-C would wait in vain. A
+# handler (not an ignore) is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def read_hex(path):

@@ -93,3 +93,14 @@ def until(pred, timeout=20, what="condition"):
             return v
         time.sleep(0.1)
     raise AssertionError("timed out waiting for " + what)
+
+
+def report_campaign(r):
+    """A fault campaign's result r: written to $FAULT_REPORT (make fuzz
+    keeps it), its figures printed, and no problem found."""
+    report = os.environ.get("FAULT_REPORT")
+    if report:
+        with open(report, "w") as f:
+            json.dump(r, f, indent=1)
+    print(json.dumps({k: v for k, v in r.items() if k != "problems"}))
+    assert r["problems"] == [], "\n".join(r["problems"])

@@ -204,6 +204,9 @@ class Bus:
             raise NoReplyError("no reply from %%s" %% address)
         return {"telegram": {"frame": {"a": 0}, "header": {}, "records": []}, "frames": [b"\xe5"]}
 
+    def failed(self):  # exchanges failed since boot (bus.Bus counts them for status)
+        return 0
+
 class Net:
     time_synced = True
 
@@ -297,19 +300,24 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("interp", ["cpython", "micropython"])
-def test_the_masters_frame_count_bits_behave_as_the_dict_they_replace(tmp_path, interp):
+def run_firmware_script(script, interp, cwd):
+    """The JSON of the last line script prints, with firmware/ importable,
+    on CPython or on the MicroPython unix port."""
     import subprocess
     import sys
 
-    script = FCB % {"seed": 7}
     if interp == "micropython":
-        r = run_micropython(["-c", script], cwd=str(tmp_path))
+        r = run_micropython(["-c", script], cwd=str(cwd))
     else:
-        r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(tmp_path),
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(cwd),
                            env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware")))
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
-    pairs = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
+def test_the_masters_frame_count_bits_behave_as_the_dict_they_replace(tmp_path, interp):
+    pairs = run_firmware_script(FCB % {"seed": 7}, interp, tmp_path)
     assert len(pairs) > 200 and all(a == b for a, b in pairs), [p for p in pairs if p[0] != p[1]][:5]
 
 
@@ -364,17 +372,7 @@ def test_the_stored_configs_meters_array_parses_as_json_loads_would(tmp_path, in
     # as the interpreter's own json.loads of the whole text (MicroPython's
     # is more lenient than CPython's: '{"x": }' and "[1, ]" pass there; a
     # missing comma between two meters, which it also takes, is refused)
-    import subprocess
-    import sys
-
-    script = ITEMS % {"cases": json.dumps(JSON_CASES)}
-    if interp == "micropython":
-        r = run_micropython(["-c", script], cwd=str(tmp_path))
-    else:
-        r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(tmp_path),
-                           env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware")))
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
-    got = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    got = run_firmware_script(ITEMS % {"cases": json.dumps(JSON_CASES)}, interp, tmp_path)
     assert len(got) == len(JSON_CASES)
     for text, (lazily, whole) in zip(JSON_CASES, got):
         assert lazily == whole, text

@@ -1,7 +1,9 @@
 """firmware/scheduler.py on the MicroPython unix port (ESP32 heap): a meter
 that keeps failing is retried 5, 10, 20 ... s later, doubling up to 320 s and
 never later than its interval; a reading made while the wall clock is not
-set (no NTP yet) says time null, time_synced false, and carries uptime_s."""
+set (no NTP yet) says time null, time_synced false, and carries uptime_s;
+a read that finds no heap even to begin is counted and backed off like any
+failed read (it once left its meter due, and the loop spun on it)."""
 import json
 
 from conftest import run_micropython
@@ -43,7 +45,7 @@ async def main():
             except NoReplyError:
                 pass
             waits.append(round(ticks_diff(sch.row(i)[0], ticks_ms()) / 1000))
-        due, polls, ok, errors, failing, last_ms, ok_up, err_up = sch.row(i)
+        due, polls, ok, errors, failing, last_ms, ok_up, err_up, faults = sch.row(i)
         out[t.name(i)] = {"waits": waits, "failing": failing, "errors": errors, "ok": ok,
                           "last_error": sch.err_text[i]}
     return out
@@ -83,6 +85,62 @@ print(json.dumps({"reading": json.loads(shown.getvalue()), "stored": stored, "me
 """
 
 
+NO_HEAP = TABLE + r"""
+import asyncio, json, log, readings, scheduler
+from time import ticks_diff, ticks_ms
+
+class Bus:
+    reads = 0
+    async def read(self, address, multi=True, max_frames=16):
+        Bus.reads += 1
+        return {"telegram": {"frame": {"a": address}, "header": {}, "records": []}, "frames": [b"\xe5"]}
+
+    def failed(self):
+        return 0
+
+class Net:
+    time_synced = True
+
+t = table([{"name": "heat", "address": 5, "interval_s": 60}])
+starve = [1]
+def starved_name(i, name=t.name):
+    # the meter's name finds no heap once, as in a heap full to the last block
+    if starve[0]:
+        starve[0] -= 1
+        raise MemoryError("memory allocation failed, allocating 32 bytes")
+    return name(i)
+t.name = starved_name
+sch = scheduler.Scheduler(Bus(), t, readings.Dispatch(echo=False), Net())
+out = {}
+
+async def inside():
+    try:
+        await sch.poll(0)  # the name is made inside the read: a failed read
+    except MemoryError:
+        pass
+    out["inside"] = list(sch.row(0)) + [sch.err_text[0], round(ticks_diff(sch.row(0)[0], ticks_ms()) / 1000)]
+
+async def before():
+    # poll() itself fails when called (no heap for its coroutine): the loop
+    # counts it, backs the meter off and does not spin on it
+    calls = []
+    def no_heap(i):
+        calls.append(i)
+        raise MemoryError("memory allocation failed, allocating 360 bytes")
+    sch.poll = no_heap
+    sch.ints[0] = ticks_ms()  # due now
+    task = asyncio.create_task(sch.run())
+    await asyncio.sleep_ms(300)
+    task.cancel()
+    out["before"] = {"calls": len(calls), "row": list(sch.row(0)), "wait_s": round(ticks_diff(sch.row(0)[0], ticks_ms()) / 1000)}
+
+asyncio.run(inside())
+asyncio.run(before())
+out["reads"] = Bus.reads
+out["lines"] = log.lines()
+print(json.dumps(out))
+"""
+
 def run(tmp_path, code):
     r = run_micropython(["-c", code], heap="112wK", cwd=str(tmp_path), timeout=60)
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
@@ -109,3 +167,17 @@ def test_a_reading_made_before_the_clock_is_set(tmp_path):
     assert r["meter"] == "heat" and r["primary_address"] == 7 and r["raw"] == ["680303680807727A16"]
     assert got["stored"] == r  # what the API serves from latest/heat.json
     assert got["meter"]["last_ok"] == {"time": None, "uptime_s": r["uptime_s"]}
+
+
+def test_a_read_that_finds_no_heap_to_begin_is_counted_and_backed_off(tmp_path):
+    got = run(tmp_path, NO_HEAP)
+    due, polls, ok, errors, failing, last_ms, ok_up, err_up, faults, err, wait = got["inside"]
+    assert (polls, ok, errors, failing) == (1, 0, 1, 1) and wait == 5 and got["reads"] == 0
+    assert err == "MemoryError: memory allocation failed, allocating 32 bytes"
+    before = got["before"]
+    assert before["calls"] == 1, "the loop spun on a meter whose read could not begin"
+    assert before["row"][3] == 2 and before["row"][4] == 2 and before["wait_s"] == 10
+    text = "\n".join(got["lines"])
+    assert "WARNING meter heat: read failed (1 in a row): MemoryError" in text
+    assert "WARNING meter heat: read failed (2 in a row): MemoryError: memory allocation failed, allocating 360 bytes" in text
+    assert "unexpected error" not in text  # no heap is no bug: no traceback
