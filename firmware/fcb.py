@@ -19,6 +19,8 @@ class Bits:
         """Where the FCB of key is kept, or -1."""
         if isinstance(key, int):
             return key
+        if not isinstance(key, str):  # None: a selection that failed before its address was known
+            return -1
         k = unhexlify(key)
         at = self.secondary.find(k)
         while at >= 0 and at % _REC:  # found across two records

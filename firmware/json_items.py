@@ -24,13 +24,19 @@ class Items:
     parsed one at a time while it is iterated (each a fresh object:
     changes are not kept); fn, when given, is applied to each."""
 
-    def __init__(self, src, start, end, fn=None):
+    def __init__(self, src, start, end, fn=None, stamp=None):
         self.src = src
         self.start = start
         self.end = end
         self.fn = fn
+        self.stamp = _stamp(src) if stamp is None else stamp
 
     def _texts(self):
+        # the offsets hold for the file as load() read it: one replaced
+        # since (PUT /api/config while GET streams it) is refused, not cut
+        # at the wrong places
+        if _stamp(self.src) != self.stamp:
+            raise ValueError("%s changed while it was read" % self.src)
         with _open(self.src) as f:
             yield from _elements(f, self.start, self.end)
 
@@ -48,7 +54,16 @@ class Items:
     def mapped(self, fn):
         """The same array, fn applied to each item (api.json_response
         writes an object with mapped() as an array, item by item)."""
-        return Items(self.src, self.start, self.end, fn)
+        return Items(self.src, self.start, self.end, fn, self.stamp)
+
+
+def _stamp(src):
+    """A path's (size, modification time); None for text."""
+    if isinstance(src, bytes):
+        return None
+    import os
+    st = os.stat(src)
+    return (st[6], st[8])
 
 
 def _span(f, key):
@@ -83,8 +98,11 @@ def _span(f, key):
                 continue
             if colon and c not in b" \t\r\n":
                 colon = False
-                if c == 91 and last == key:  # "[" begins the array looked for
-                    start = pos + i
+                if last == key:
+                    if c == 91:  # "[" begins the array looked for
+                        start = pos + i
+                    else:  # a later value that is no array is the one json.loads keeps
+                        found = None
             if c == 34:
                 text = True
                 name = bytearray() if depth == 1 else None

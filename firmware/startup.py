@@ -131,11 +131,11 @@ def _forget_others(dispatch, table):
         for entry in os.ilistdir(dispatch.folder):
             name = entry[0][:-5]
             if entry[0].endswith(".json") and table.find(name) < 0 and name not in table.off:
-                gone.append(name)
+                gone.append(entry[0])  # the file's own name: "heat.old.json" is no meter's path()
     except OSError:
         pass  # no folder (a full flash): nothing stored
-    for name in gone:
-        fsutil.remove(dispatch.path(name))
+    for file in gone:
+        fsutil.remove(dispatch.folder + "/" + file)
 
 
 def prepare(gateway, extension_names, boot):

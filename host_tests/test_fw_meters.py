@@ -311,7 +311,8 @@ def run_firmware_script(script, interp, cwd):
         r = run_micropython(["-c", script], cwd=str(cwd))
     else:
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(cwd),
-                           env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware")))
+                           env=dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "firmware"),
+                                                                           os.path.join(ROOT, "lib")])))
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
     return json.loads(r.stdout.decode().strip().splitlines()[-1])
 
@@ -333,6 +334,8 @@ JSON_CASES = [
     '[{"meters": [1]}]',
     '{}',
     '{"meters": [1, 2, ]}',
+    '{"meters": [1], "meters": null}',  # the last value is kept, array or not
+    '{"meters": [1], "meters": 5, "x": [2]}',
     '{"meters": [, 1]}',
     '{"meters": [1,, 2, ]}',
     '{"meters": [1, 2]',
@@ -351,7 +354,7 @@ def lazily(text):
         raw = json_items.load(text.encode(), "meters")
     except ValueError:
         return "not JSON"
-    if isinstance(raw, dict) and "meters" in raw and not isinstance(raw["meters"], (list, dict, str)):
+    if isinstance(raw, dict) and isinstance(raw.get("meters"), json_items.Items):
         raw["meters"] = [x for x in raw["meters"]] + ["len %%d" %% len(raw["meters"])]
     return raw
 
@@ -422,3 +425,48 @@ def test_battery_mode_reads_150_meters_a_wake_and_refuses_more(tmp_path, corpus)
             [x for x in b.lines if "MemoryError" in x or "not saved" in x]
     finally:
         sim.stop()
+
+
+EDGES = r"""
+import json, os, fcb, json_items, readings, startup, scheduler
+
+out = {}
+b = fcb.Bits()
+b["12345678FFFFFFFF"] = 1
+# a selection that failed before its address was known pops None, as a dict takes it
+out["fcb_none"] = [b.pop(None, "default"), b.get(None), None in b, b.get("12345678FFFFFFFF")]
+
+with open("cfg.json", "w") as f:
+    f.write('{"meters": [{"name": "a"}, {"name": "b"}]}')
+raw = json_items.load("cfg.json", "meters")
+os.rename("cfg.json", "old.json")
+with open("cfg.json", "w") as f:  # replaced (PUT /api/config) while a GET still streams the old one
+    f.write('{"meters": [{"name": "longer a"}, {"name": "b"}, {"name": "c"}]}')
+try:
+    out["replaced"] = [m for m in raw["meters"]]
+except ValueError as e:
+    out["replaced"] = str(e)
+
+class Table:
+    off = ()
+    def find(self, name):
+        return 0 if name == "heat" else -1
+
+os.mkdir("latest")
+for name in ("heat.json", "gone.json", "heat.old.json", ".json", "notes.txt"):
+    with open("latest/" + name, "w") as f:
+        f.write("{}")
+d = readings.Dispatch(echo=False, folder="latest")
+startup._forget_others(d, Table())
+out["kept"] = sorted(os.listdir("latest"))
+print(json.dumps(out))
+"""
+
+
+def test_edges_a_review_found(tmp_path):
+    # the firmware's own interpreter (startup lists folders with os.ilistdir)
+    got = run_firmware_script(EDGES, "micropython", tmp_path)
+    assert got["fcb_none"] == ["default", None, False, 1]
+    assert got["replaced"] == "cfg.json changed while it was read"
+    # readings of meters no longer configured go, whatever their file is called
+    assert got["kept"] == ["heat.json", "notes.txt"]
