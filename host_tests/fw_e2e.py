@@ -5,6 +5,7 @@ import json
 import os
 
 from conftest import CORPUS
+from fw_helpers import until
 from unix_board import Simulator
 
 FRAMES = {  # meter name -> corpus frame; primary addresses 1, 2, ... in this order
@@ -45,6 +46,15 @@ def http_sink(url, **kw):
 def console_readings(board):
     """Readings the firmware printed: each was in the outbox before (seq set)."""
     return [r for r in board.readings() if r.get("seq")]
+
+
+def arrival(received, produced, timeout=30):
+    """Wait until every produced reading's seq is among received() (the
+    readings at a sink's far end). The gateway goes on reading meters, so
+    a test takes its produced readings first and waits for those, not for
+    an empty outbox that the next reading may refill at once."""
+    want = {r["seq"] for r in produced}
+    until(lambda: want <= {r["seq"] for r in received()}, timeout, "%d readings at the sink" % len(want))
 
 
 def delivered(got, produced=()):

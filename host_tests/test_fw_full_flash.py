@@ -16,7 +16,7 @@ import subprocess
 import time
 
 from conftest import ROOT
-from fw_e2e import console_readings, delivered, simulator
+from fw_e2e import arrival, console_readings, delivered, simulator
 from fw_helpers import TOKEN, flash_dir, free_port, http, until
 from fwd_servers import Receiver
 from unix_board import UnixBoard, micropython
@@ -121,8 +121,9 @@ def test_full_flash_fails_cleanly_and_loses_nothing(tmp_path, corpus):
             assert lfs.command("free") == "freed"
             until(lambda: any(r["seq"] == stored[-1]["seq"] + 1 for r in b.readings()), 15, "a stored reading")
             web.mode = "ok"
-            until(lambda: status(port)["forwarding"]["sinks"]["web"]["pending"] == 0, 30, "the backlog")
-            got = delivered([body for _h, body in web.accepted], console_readings(b))
+            produced = console_readings(b)
+            arrival(lambda: [body for _h, body in web.accepted], produced)
+            got = delivered([body for _h, body in web.accepted], produced)
             o = status(port)["forwarding"]["outbox"]
             assert len(got) >= queued + 1 and o["lost"] == 0 and o["dropped"] == 0
         finally:

@@ -6,7 +6,7 @@ is lost: rebooted with more heap, the gateway delivers every queued
 reading, in order, without a gap."""
 import time
 
-from fw_e2e import console_readings, delivered, simulator
+from fw_e2e import arrival, console_readings, delivered, simulator
 from fw_helpers import TOKEN, flash_dir, free_port, http
 from fwd_servers import Receiver
 from unix_board import UnixBoard
@@ -79,13 +79,10 @@ def test_memory_errors_are_caught_logged_retried_and_nothing_is_lost(tmp_path, c
             # memory returns (the same flash at the ESP32's heap): every queued reading arrives
             b = UnixBoard(flash, heap="112wK").start()
             b.wait_for("api: listening")
-            end = time.monotonic() + 30
-            while time.monotonic() < end:
-                s = http(port, "GET", "/api/status")[1]
-                if s["forwarding"]["sinks"]["web"]["pending"] == 0:
-                    break
-                time.sleep(0.5)
-            got = delivered([body for _h, body in web.accepted], stored + console_readings(b))
+            produced = stored + console_readings(b)
+            arrival(lambda: [body for _h, body in web.accepted], produced)
+            s = http(port, "GET", "/api/status")[1]
+            got = delivered([body for _h, body in web.accepted], produced)
             assert s["forwarding"]["outbox"]["lost"] == 0 and s["forwarding"]["outbox"]["dropped"] == 0
             assert len(got) >= len(stored)
     finally:
