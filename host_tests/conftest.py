@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -42,6 +43,14 @@ def run_micropython(args, heap=None, stdin=None, timeout=120, cwd=ROOT, env=None
         e.update(env)
     return subprocess.run(cmd + list(args), input=stdin, capture_output=True, timeout=timeout, cwd=cwd, env=e)
 
+
+
+def micropython_json(code, cwd, heap="112wK", timeout=60, env=None):
+    """Run code on the MicroPython unix port; it must succeed, and the JSON
+    of the last line it prints is returned."""
+    r = run_micropython(["-c", code], heap=heap, cwd=str(cwd), timeout=timeout, env=env)
+    assert r.returncode == 0, (r.stdout + r.stderr).decode()[-3000:]
+    return json.loads(r.stdout.decode().strip().splitlines()[-1])
 
 @pytest.fixture(scope="session")
 def corpus():

@@ -3,9 +3,8 @@ while the scheduler makes progress, a stall is logged once and stops the
 feeding (so the watchdog resets the board), feeding resumes with progress;
 supervise() restarts a task that crashed or ended, with a growing delay, and
 the running gateway counts the restarts in /api/status task_restarts."""
-import json
 
-from conftest import run_micropython
+from conftest import micropython_json
 from fw_helpers import flash_dir, free_port, http, replace_module
 from unix_board import UnixBoard
 
@@ -91,14 +90,8 @@ print(json.dumps({"starts": starts, "restarts": restarts, "lines": log.lines()})
 """
 
 
-def run(tmp_path, code):
-    r = run_micropython(["-c", code], heap="112wK", cwd=str(tmp_path), timeout=60)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
-    return json.loads(r.stdout.decode().strip().splitlines()[-1])
-
-
 def test_the_watchdog_is_fed_only_while_the_scheduler_progresses(tmp_path):
-    got = run(tmp_path, CHECK)
+    got = micropython_json(CHECK, tmp_path)
     assert got["out"] == [[True, 1, False], [True, 2, False], [False, 2, True], [False, 2, True], [True, 3, False],
                           [True, 1]]
     stall = [x for x in got["lines"] if "ERROR health:" in x]
@@ -107,7 +100,7 @@ def test_the_watchdog_is_fed_only_while_the_scheduler_progresses(tmp_path):
 
 
 def test_the_health_task_stops_feeding_when_the_scheduler_stalls(tmp_path):
-    got = run(tmp_path, RUN)
+    got = micropython_json(RUN, tmp_path)
     fed = got["fed"]
     # once a second while the scheduler runs (and for its 1 s stall limit), then never again
     assert 3 <= len(fed) <= 5 and fed[0] < 200 and all(800 <= b - a <= 1300 for a, b in zip(fed, fed[1:])), fed
@@ -117,7 +110,7 @@ def test_the_health_task_stops_feeding_when_the_scheduler_stalls(tmp_path):
 
 
 def test_supervise_restarts_a_crashed_task_with_a_growing_delay(tmp_path):
-    got = run(tmp_path, SUPERVISE)
+    got = micropython_json(SUPERVISE, tmp_path)
     starts = got["starts"]
     assert len(starts) == 4, got
     gaps = [b - a for a, b in zip(starts, starts[1:])]

@@ -9,12 +9,11 @@ cannot keep up, MQTT poll commands by name and the master's compact frame
 count bits are checked in-process."""
 import json
 import os
-import random
 import time
 
 import pytest
 
-from conftest import ROOT, run_micropython
+from conftest import ROOT, micropython_json
 from fw_helpers import TOKEN, boot, flash_dir, free_port, http
 from unix_board import Simulator, UnixBoard
 
@@ -262,9 +261,7 @@ def test_when_the_bus_cannot_keep_up_every_meter_is_read_in_turn(tmp_path):
     # the others had their turn; two dead meters back off and delay nobody;
     # an MQTT poll command finds its meter by name
     script = FAIR % {"meters": json.dumps(meters(interval_s=2))}
-    r = run_micropython(["-c", script], heap=HEAP, cwd=str(tmp_path), timeout=120)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()[-3000:]
-    got = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    got = micropython_json(script, tmp_path, heap=HEAP, timeout=120)
     live = [i for i in range(N) if i not in (7, 10, 11)]
     counts = [got["ok"][i] for i in live]
     assert min(counts) >= 2 and max(counts) - min(counts) <= 1, counts
@@ -308,11 +305,10 @@ def run_firmware_script(script, interp, cwd):
     import sys
 
     if interp == "micropython":
-        r = run_micropython(["-c", script], cwd=str(cwd))
-    else:
-        r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(cwd),
-                           env=dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "firmware"),
-                                                                           os.path.join(ROOT, "lib")])))
+        return micropython_json(script, cwd, heap=None, timeout=120)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=str(cwd),
+                       env=dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "firmware"),
+                                                                       os.path.join(ROOT, "lib")])))
     assert r.returncode == 0, (r.stdout + r.stderr).decode()
     return json.loads(r.stdout.decode().strip().splitlines()[-1])
 

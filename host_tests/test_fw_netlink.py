@@ -7,7 +7,7 @@ same fakes: /api/status shows the link and the synced clock."""
 import json
 import os
 
-from conftest import LIB, ROOT, run_micropython
+from conftest import LIB, ROOT, micropython_json
 from fw_helpers import flash_dir, free_port, http
 from unix_board import UnixBoard
 
@@ -128,9 +128,7 @@ def fakes(tmp_path):
 
 def test_wifi_connect_timeout_backoff_reconnect_and_ntp(tmp_path):
     path = ":".join([fakes(tmp_path), ".frozen", LIB, os.path.join(ROOT, "firmware")])
-    r = run_micropython(["-c", LINK], heap="112wK", cwd=str(tmp_path), env={"MICROPYPATH": path}, timeout=60)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
-    got = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    got = micropython_json(LINK, tmp_path, env={"MICROPYPATH": path})
     text = "\n".join(got["lines"])
     assert got["hostname"] == "gw-cellar"
     connects = [e[1] for e in got["events"] if e[0] == "connect"]

@@ -4,9 +4,8 @@ never later than its interval; a reading made while the wall clock is not
 set (no NTP yet) says time null, time_synced false, and carries uptime_s;
 a read that finds no heap even to begin is counted and backed off like any
 failed read (it once left its meter due, and the loop spun on it)."""
-import json
 
-from conftest import run_micropython
+from conftest import micropython_json
 
 TABLE = r"""
 def table(meters):  # the meter table as the config check makes it
@@ -141,14 +140,8 @@ out["lines"] = log.lines()
 print(json.dumps(out))
 """
 
-def run(tmp_path, code):
-    r = run_micropython(["-c", code], heap="112wK", cwd=str(tmp_path), timeout=60)
-    assert r.returncode == 0, (r.stdout + r.stderr).decode()
-    return json.loads(r.stdout.decode().strip().splitlines()[-1])
-
-
 def test_a_failing_meter_backs_off_doubling_up_to_its_cap_and_never_past_its_interval(tmp_path):
-    got = run(tmp_path, BACKOFF)
+    got = micropython_json(BACKOFF, tmp_path)
     slow, fast = got["meters"]["slow"], got["meters"]["fast"]
     assert slow["waits"] == [5, 10, 20, 40, 80, 160, 320, 320, 320]  # 5 s << 6 at most
     assert fast["waits"] == [5, 10, 20, 40, 60, 60, 60, 60, 60]  # the 60 s interval caps it
@@ -160,7 +153,7 @@ def test_a_failing_meter_backs_off_doubling_up_to_its_cap_and_never_past_its_int
 
 
 def test_a_reading_made_before_the_clock_is_set(tmp_path):
-    got = run(tmp_path, NO_CLOCK)
+    got = micropython_json(NO_CLOCK, tmp_path)
     r = got["reading"]
     assert r["time"] is None and r["time_synced"] is False
     assert isinstance(r["uptime_s"], int) and r["uptime_s"] >= 0
@@ -170,7 +163,7 @@ def test_a_reading_made_before_the_clock_is_set(tmp_path):
 
 
 def test_a_read_that_finds_no_heap_to_begin_is_counted_and_backed_off(tmp_path):
-    got = run(tmp_path, NO_HEAP)
+    got = micropython_json(NO_HEAP, tmp_path)
     due, polls, ok, errors, failing, last_ms, ok_up, err_up, faults, err, wait = got["inside"]
     assert (polls, ok, errors, failing) == (1, 0, 1, 1) and wait == 5 and got["reads"] == 0
     assert err == "MemoryError: memory allocation failed, allocating 32 bytes"
